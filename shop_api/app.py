@@ -1,0 +1,50 @@
+"""`create_app(settings)`: the whole web application, with no module-level state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+import swagger_ui_bundle
+from aiohttp import web
+
+from .db import create_pool
+from .keys import db_pool_key, openapi_key, redis_key, settings_key
+from .middleware import error_middleware
+from .openapi import build_openapi
+from .routes import ROUTE_TABLES
+from .settings import Settings
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    pool = await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout,
+    )
+    app[db_pool_key] = pool
+    yield
+    await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    client = aioredis.Redis.from_url(app[settings_key].redis_url, socket_timeout=5)
+    app[redis_key] = client
+    yield
+    await client.aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[settings_key] = settings
+    app.cleanup_ctx.extend([_database, _redis])
+    for table in ROUTE_TABLES:
+        app.router.add_routes(table)
+    app.router.add_static("/api/docs/static", swagger_ui_bundle.swagger_ui_path)
+    app[openapi_key] = build_openapi(app)
+    return app

@@ -1,0 +1,39 @@
+"""Who is calling: the bearer token checked against the user's current state."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from .db import queries
+from .errors import ApiError, Forbidden, Unauthorized
+from .keys import db_pool_key, settings_key
+from .security.tokens import ACCESS, bearer_token, decode
+
+
+class AccountDisabled(ApiError):
+    status, code = 403, "account_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This account has been deactivated.")
+
+
+def check_token_still_valid(user: asyncpg.Record | None, claims: dict) -> asyncpg.Record:
+    """A token dies with its user, a deactivation, or a password change (version bump)."""
+    if user is None or user["token_version"] != claims["ver"]:
+        raise Unauthorized("The token is no longer valid.")
+    if not user["is_active"]:
+        raise Unauthorized("The token is no longer valid.")
+    return user
+
+
+async def authenticate(request: web.Request, *, admin: bool = False) -> asyncpg.Record:
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise Unauthorized()
+    claims = decode(request.app[settings_key], token, token_type=ACCESS)
+    user = await queries.get_user_by_id(request.app[db_pool_key], id=claims["user_id"])
+    user = check_token_still_valid(user, claims)
+    if admin and user["role"] != "admin":
+        raise Forbidden("Admins only.")
+    return user

@@ -1,0 +1,49 @@
+"""The asyncpg pool and the named queries of `sql/`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosql
+import asyncpg
+import orjson
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+# Every query the program runs, loaded once at import: `queries.get_user_by_id(conn, id=1)`.
+queries = aiosql.from_path(SQL_DIR, "asyncpg", kwargs_only=True, mandatory_parameters=False)
+
+
+async def fetch_all(rows: AsyncIterator[Any]) -> list[Any]:
+    """aiosql's asyncpg `select` is an async generator; most callers want the list."""
+    return [row async for row in rows]
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for json_type in ("json", "jsonb"):
+        await conn.set_type_codec(
+            json_type,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    command_timeout: float | None = 30.0,
+    init: Callable[[asyncpg.Connection], Any] | None = _init_connection,
+) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=init,
+        server_settings={"application_name": "shop-api", "timezone": "UTC"},
+    )

@@ -1,0 +1,144 @@
+"""Registration, login, token rotation and password changes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from ..auth import AccountDisabled, check_token_still_valid
+from ..db import queries
+from ..errors import ApiError, Unauthorized, ValidationFailed
+from ..security import tokens
+from ..security.passwords import hash_password, verify_password
+from ..settings import Settings
+
+
+class InvalidCredentials(ApiError):
+    status, code = 401, "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is wrong.")
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_dict(self) -> dict:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+async def register(
+    conn: asyncpg.Connection, settings: Settings, *, email: str, password: str, full_name: str
+) -> asyncpg.Record:
+    password_hash = await hash_password(password, settings.bcrypt_rounds)
+    return await queries.create_user(
+        conn, email=email.strip(), password_hash=password_hash, full_name=full_name, role="customer"
+    )
+
+
+async def login(
+    pool: asyncpg.Pool, settings: Settings, *, email: str, password: str
+) -> tuple[asyncpg.Record, TokenPair]:
+    row = await queries.get_login_by_email(pool, email=email.strip())
+    matches = await verify_password(
+        password, row["password_hash"] if row else None, settings.bcrypt_rounds
+    )
+    if row is None or not matches:
+        raise InvalidCredentials()
+    if not row["is_active"]:
+        raise AccountDisabled()
+    async with pool.acquire() as conn:
+        pair = await issue_pair(conn, settings, row, family_id=uuid.uuid4())
+    return row, pair
+
+
+async def issue_pair(
+    conn: asyncpg.Connection, settings: Settings, user: asyncpg.Record, *, family_id: uuid.UUID
+) -> TokenPair:
+    access = tokens.issue(
+        settings, token_type=tokens.ACCESS, user_id=user["id"], token_version=user["token_version"]
+    )
+    refresh = tokens.issue(
+        settings, token_type=tokens.REFRESH, user_id=user["id"], token_version=user["token_version"]
+    )
+    await queries.insert_refresh_token(
+        conn,
+        jti=refresh.jti,
+        user_id=user["id"],
+        family_id=family_id,
+        expires_at=refresh.expires_at,
+    )
+    return TokenPair(access.token, refresh.token, settings.access_token_minutes * 60)
+
+
+async def refresh(pool: asyncpg.Pool, settings: Settings, *, token: str) -> TokenPair:
+    """Use up a refresh token and issue the next one of its family.
+
+    A token that was already used means it leaked (or a client raced itself): the whole family
+    is revoked, in a committed transaction, before the 401 goes out.
+    """
+    claims = tokens.decode(settings, token, token_type=tokens.REFRESH)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            stored = await queries.lock_refresh_token(conn, jti=claims["jti"])
+            if stored is None or stored["user_id"] != claims["user_id"]:
+                raise Unauthorized("The refresh token is not valid.")
+            reused = stored["used_at"] is not None or stored["revoked_at"] is not None
+            if reused:
+                await queries.revoke_refresh_family(conn, family_id=stored["family_id"])
+            else:
+                user = await queries.get_user_by_id(conn, id=claims["user_id"])
+                check_token_still_valid(user, claims)
+                await queries.mark_refresh_token_used(conn, jti=stored["jti"])
+                pair = await issue_pair(conn, settings, user, family_id=stored["family_id"])
+        if reused:
+            raise Unauthorized("The refresh token was already used; this login is revoked.")
+    return pair
+
+
+async def change_password(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    user: asyncpg.Record,
+    current_password: str,
+    new_password: str,
+) -> TokenPair:
+    current_hash = await queries.get_password_hash(pool, id=user["id"])
+    if not await verify_password(current_password, current_hash, settings.bcrypt_rounds):
+        raise ValidationFailed({"current_password": ["The current password is wrong."]})
+    new_hash = await hash_password(new_password, settings.bcrypt_rounds)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            updated = await queries.set_password(conn, id=user["id"], password_hash=new_hash)
+            await queries.revoke_user_refresh_tokens(conn, user_id=user["id"])
+            return await issue_pair(conn, settings, updated, family_id=uuid.uuid4())
+
+
+async def create_admin(
+    conn: asyncpg.Connection, settings: Settings, *, email: str, password: str, full_name: str = ""
+) -> asyncpg.Record:
+    password_hash = await hash_password(password, settings.bcrypt_rounds)
+    return await queries.promote_or_create_admin(
+        conn, email=email.strip(), password_hash=password_hash, full_name=full_name or "Admin"
+    )
+
+
+async def update_profile(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    user_id: int,
+    full_name: str | None,
+    email: str | None,
+) -> asyncpg.Record:
+    return await queries.update_profile(conn, id=user_id, full_name=full_name, email=email)

@@ -1,0 +1,122 @@
+"""Typed domain errors; the error middleware turns each into problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+
+class ApiError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        errors: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or code or self.code)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.errors = errors
+        self.headers = dict(headers or {})
+
+    @property
+    def title(self) -> str:
+        return HTTPStatus(self.status).phrase
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+
+class BadRequest(ApiError):
+    status, code = 400, "invalid_json"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, detail: str | None = "Authentication required.", **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="shop-api"')
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+    def __init__(self, detail: str | None = "Not found.", **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class ValidationFailed(ApiError):
+    status, code = 422, "validation_error"
+
+    def __init__(self, errors: Any, detail: str = "The request has invalid fields.", **kw: Any):
+        super().__init__(detail, errors=errors, **kw)
+
+
+class Unprocessable(ApiError):
+    """A 422 with a code of its own, e.g. `cart_empty`."""
+
+    status, code = 422, "unprocessable"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many attempts; try again in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class Unavailable(ApiError):
+    status, code = 503, "unavailable"
+
+
+# A violated database constraint is a client error when its name is listed here:
+# constraint name -> (error class, code, field, message). The database is the last word on
+# uniqueness, so a race between two requests still ends in a clean 409, never a 500.
+CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
+    "users_email_lower_key": (Conflict, "email_taken", "email", "This email is already registered."),
+}
+
+
+def from_constraint(constraint_name: str | None) -> ApiError | None:
+    known = CONSTRAINT_ERRORS.get(constraint_name or "")
+    if known is None:
+        return None
+    error_class, code, field, message = known
+    return error_class(message, code=code, errors={field: [message]})

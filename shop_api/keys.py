@@ -1,0 +1,14 @@
+"""Every typed key the app stores state under, in one place."""
+
+from __future__ import annotations
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from .settings import Settings
+
+settings_key = web.AppKey("settings", Settings)
+db_pool_key = web.AppKey("db_pool", asyncpg.Pool)
+redis_key = web.AppKey("redis", aioredis.Redis)
+openapi_key = web.AppKey("openapi_document", dict)

@@ -1,0 +1,121 @@
+"""The OpenAPI 3.1 document, built from the `@endpoint` declarations of the routes."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from . import __version__
+from .endpoint import ADMIN, PUBLIC, EndpointSpec
+from .jsonio import PROBLEM_CONTENT_TYPE
+from .schemas.common import MAX_ID, ProblemSchema
+
+DESCRIPTION = """\
+The REST API of an online shop. Money is a decimal string with two places plus a `currency`;
+every error is `application/problem+json` with a stable `code`. Sign in with
+`POST /api/auth/login` and send `Authorization: Bearer <access_token>`.
+"""
+
+
+def _schema_name_resolver(schema: Any) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__
+    return name.removesuffix("Schema") or name
+
+
+def build_openapi(app: web.Application) -> dict[str, Any]:
+    spec = APISpec(
+        title="Shop API",
+        version=__version__,
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+        info={"description": DESCRIPTION},
+    )
+    spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    spec.components.schema("Problem", schema=ProblemSchema)
+    seen: set[tuple[str, str]] = set()
+    for route in app.router.routes():
+        endpoint: EndpointSpec | None = getattr(route.handler, "__endpoint__", None)
+        if endpoint is None or route.method == "HEAD":
+            continue
+        path = route.resource.canonical.rstrip("/") or "/"
+        if (path, route.method) in seen:
+            continue  # the same collection route with and without its trailing slash
+        seen.add((path, route.method))
+        spec.path(path=path, operations={route.method.lower(): _operation(path, endpoint)})
+    return spec.to_dict()
+
+
+def _operation(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "responses": _responses(path, endpoint),
+    }
+    if endpoint.description:
+        operation["description"] = endpoint.description
+    parameters: list[dict[str, Any]] = [
+        {
+            "in": "path",
+            "name": name,
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        }
+        for name in _path_names(path)
+    ]
+    if endpoint.query is not None:
+        parameters.append({"in": "query", "schema": endpoint.query})
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": endpoint.body}},
+        }
+    if endpoint.access is not PUBLIC:
+        operation["security"] = [{"bearerAuth": []}]
+    return operation
+
+
+def _responses(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
+    phrase = HTTPStatus(endpoint.status).phrase
+    success: dict[str, Any] = {"description": phrase}
+    if endpoint.response is not None:
+        success["content"] = {"application/json": {"schema": endpoint.response}}
+    if endpoint.headers:
+        success["headers"] = {
+            name: {"description": text, "schema": {"type": "string"}}
+            for name, text in endpoint.headers.items()
+        }
+    responses: dict[str, Any] = {str(endpoint.status): success}
+    for status in sorted(_error_statuses(path, endpoint)):
+        responses[str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": "Problem"}},
+        }
+    return responses
+
+
+def _error_statuses(path: str, endpoint: EndpointSpec) -> set[int]:
+    statuses = set(endpoint.errors)
+    if endpoint.body is not None:
+        statuses |= {400, 413, 422}
+    if endpoint.query is not None:
+        statuses.add(422)
+    if endpoint.access is not PUBLIC:
+        statuses.add(401)
+    if endpoint.access is ADMIN:
+        statuses.add(403)
+    if _path_names(path):
+        statuses.add(404)
+    return statuses
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]

@@ -1,0 +1,60 @@
+"""/api/health: is this process able to serve, and are its dependencies up?"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from yarl import URL
+
+from .. import __version__
+from ..endpoint import endpoint
+from ..errors import Unavailable
+from ..jsonio import PROBLEM_CONTENT_TYPE, json_response
+from ..keys import db_pool_key, redis_key, settings_key
+from ..schemas.ops import HealthOut
+
+routes = web.RouteTableDef()
+CHECK_TIMEOUT = 2.0
+
+
+async def _check(probe) -> str:
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT)
+    except Exception:  # noqa: BLE001 - any failure means "down", reported, never raised
+        return "unavailable"
+    return "ok"
+
+
+@routes.get("/api/health")
+@endpoint(
+    summary="Liveness and dependency checks",
+    description="503 with the failing part when the database is down.",
+    tag="Operations",
+    response=HealthOut,
+    errors=(503,),
+)
+async def health(request: web.Request) -> web.Response:
+    pool, redis = request.app[db_pool_key], request.app[redis_key]
+    broker_url = request.app[settings_key].effective_broker_url
+    database, broker = await asyncio.gather(
+        _check(lambda: pool.fetchval("SELECT 1")),
+        _check(lambda: _ping_broker(broker_url, redis)),
+    )
+    parts = {"database": database, "broker": broker, "version": __version__}
+    if database == "ok":
+        return json_response({"status": "ok", **parts})
+    problem = Unavailable("The database is unavailable.").to_problem()
+    return json_response(
+        {**problem, "status": 503, **parts}, status=503, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+async def _ping_broker(broker_url: str, redis) -> None:
+    if not broker_url.startswith("amqp"):
+        await redis.ping()
+        return
+    url = URL(broker_url)
+    _, writer = await asyncio.open_connection(url.host or "localhost", url.port or 5672)
+    writer.close()
+    await writer.wait_closed()

@@ -1,0 +1,1 @@
+"""Marshmallow schemas: they validate requests and describe answers in the OpenAPI document."""

@@ -1,0 +1,10 @@
+"""Operations: health."""
+
+from marshmallow import Schema, fields
+
+
+class HealthOut(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+    database = fields.String(required=True, metadata={"example": "ok"})
+    broker = fields.String(required=True, metadata={"example": "ok"})
+    version = fields.String(required=True)

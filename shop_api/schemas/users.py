@@ -1,0 +1,85 @@
+"""Users, logins and tokens."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from ..security.passwords import MAX_PASSWORD_BYTES
+from .common import StrictSchema
+
+_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
+
+
+def check_new_password(value: str) -> None:
+    size = len(value.encode())
+    if size < 8 or size > MAX_PASSWORD_BYTES:
+        raise ValidationError(f"Use 8 to {MAX_PASSWORD_BYTES} bytes.")
+    if not _LETTER.search(value) or not _DIGIT.search(value):
+        raise ValidationError("Use at least one letter and one digit.")
+
+
+def EmailField(**kwargs) -> fields.Email:  # noqa: N802 - reads like a field class
+    return fields.Email(validate=validate.Length(max=254), **kwargs)
+
+
+def FullName(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(validate=validate.Length(max=200), **kwargs)
+
+
+class RegisterIn(StrictSchema):
+    email = EmailField(required=True)
+    password = fields.String(required=True, validate=check_new_password)
+    full_name = FullName(load_default="")
+
+
+class LoginIn(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class RefreshIn(StrictSchema):
+    refresh_token = fields.String(validate=validate.Length(min=1, max=4096))
+
+
+class ProfileIn(StrictSchema):
+    full_name = FullName()
+    email = EmailField()
+
+
+class ChangePasswordIn(StrictSchema):
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, validate=check_new_password)
+
+
+class UserOut(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    full_name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["customer", "admin"]))
+    is_active = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class TokenPairOut(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Access token seconds"})
+
+
+class LoginOut(TokenPairOut):
+    user = fields.Nested(UserOut, required=True)
+
+
+def user_out(row) -> dict:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "full_name": row["full_name"],
+        "role": row["role"],
+        "is_active": row["is_active"],
+        "created_at": row["created_at"],
+    }

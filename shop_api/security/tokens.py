@@ -1,0 +1,89 @@
+"""JWT access and refresh tokens: HS256 only, issuer and audience checked, typed."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from ..errors import Unauthorized
+from ..settings import Settings
+
+ALGORITHM = "HS256"
+ACCESS, REFRESH = "access", "refresh"
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "type", "ver"]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: uuid.UUID
+    expires_at: datetime
+
+
+def issue(
+    settings: Settings,
+    *,
+    token_type: str,
+    user_id: int,
+    token_version: int,
+    jti: uuid.UUID | None = None,
+    extra: dict[str, Any] | None = None,
+) -> IssuedToken:
+    now = datetime.now(UTC)
+    lifetime = (
+        timedelta(minutes=settings.access_token_minutes)
+        if token_type == ACCESS
+        else timedelta(days=settings.refresh_token_days)
+    )
+    jti = jti or uuid.uuid4()
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": str(jti),
+        "type": token_type,
+        "ver": token_version,
+        **(extra or {}),
+    }
+    token = jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+    return IssuedToken(token=token, jti=jti, expires_at=now + lifetime)
+
+
+def decode(settings: Settings, token: str, *, token_type: str) -> dict[str, Any]:
+    """The claims of a valid token of `token_type`, else 401 (never which check failed)."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+    except jwt.PyJWTError:
+        raise Unauthorized("The token is invalid or expired.") from None
+    if claims.get("type") != token_type:
+        raise Unauthorized("The token is invalid or expired.")
+    try:
+        claims["user_id"] = int(claims["sub"])
+        claims["jti"] = uuid.UUID(claims["jti"])
+    except (TypeError, ValueError):
+        raise Unauthorized("The token is invalid or expired.") from None
+    if not isinstance(claims["ver"], int):
+        raise Unauthorized("The token is invalid or expired.")
+    return claims
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()

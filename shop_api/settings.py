@@ -1,0 +1,125 @@
+"""Settings, read once from the environment (and `.env` in development)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+class SettingsError(RuntimeError):
+    """The environment cannot run the app as configured."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/shop"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = ""
+    secret_key: str = DEV_SECRET_KEY
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_command_timeout: float = 30.0
+    jwt_issuer: str = "shop-api"
+    jwt_audience: str = "shop-api"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    bcrypt_rounds: int = 12
+    rate_limit_login: int = 10
+    rate_limit_address: int = 60
+    max_body_bytes: int = 1024 * 1024
+    log_level: str = "INFO"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "Shop <shop@example.com>"
+    email_backend: str = "smtp"
+    email_file_dir: str = ".data/mail"
+    default_currency: str = "USD"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        if environ is None:
+            _load_dotenv()
+            environ = os.environ
+        get = environ.get
+        settings = cls(
+            env=get("ENV", "development"),
+            database_url=get("DATABASE_URL", cls.database_url),
+            redis_url=get("REDIS_URL", cls.redis_url),
+            broker_url=get("BROKER_URL", ""),
+            secret_key=get("SECRET_KEY", DEV_SECRET_KEY),
+            host=get("HOST", cls.host),
+            port=int(get("PORT", cls.port)),
+            db_pool_min=int(get("DB_POOL_MIN", cls.db_pool_min)),
+            db_pool_max=int(get("DB_POOL_MAX", cls.db_pool_max)),
+            db_command_timeout=float(get("DB_COMMAND_TIMEOUT", cls.db_command_timeout)),
+            jwt_issuer=get("JWT_ISSUER", cls.jwt_issuer),
+            jwt_audience=get("JWT_AUDIENCE", cls.jwt_audience),
+            access_token_minutes=int(get("ACCESS_TOKEN_MINUTES", cls.access_token_minutes)),
+            refresh_token_days=int(get("REFRESH_TOKEN_DAYS", cls.refresh_token_days)),
+            bcrypt_rounds=int(get("BCRYPT_ROUNDS", cls.bcrypt_rounds)),
+            rate_limit_login=int(get("RATE_LIMIT_LOGIN", cls.rate_limit_login)),
+            rate_limit_address=int(get("RATE_LIMIT_ADDRESS", cls.rate_limit_address)),
+            max_body_bytes=int(get("MAX_BODY_BYTES", cls.max_body_bytes)),
+            log_level=get("LOG_LEVEL", cls.log_level).upper(),
+            smtp_host=get("SMTP_HOST", cls.smtp_host),
+            smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
+            smtp_user=get("SMTP_USER", ""),
+            smtp_password=get("SMTP_PASSWORD", ""),
+            smtp_starttls=_bool(get("SMTP_STARTTLS", "false")),
+            mail_from=get("MAIL_FROM", cls.mail_from),
+            email_backend=get("EMAIL_BACKEND", cls.email_backend),
+            email_file_dir=get("EMAIL_FILE_DIR", cls.email_file_dir),
+            default_currency=get("DEFAULT_CURRENCY", cls.default_currency),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.env not in {"development", "production", "test"}:
+            raise SettingsError(f"ENV must be development, production or test, not {self.env!r}")
+        if self.is_production and (
+            self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32
+        ):
+            raise SettingsError(
+                "ENV=production needs a real SECRET_KEY (32 characters or more), "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if not 4 <= self.bcrypt_rounds <= 31:
+            raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
+        if self.email_backend not in {"smtp", "file"}:
+            raise SettingsError("EMAIL_BACKEND must be smtp or file")
+
+
+def _load_dotenv() -> None:
+    # Development convenience only: real environment variables always win.
+    try:
+        from dotenv import load_dotenv
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency
+        return
+    load_dotenv(override=False)

@@ -1,0 +1,147 @@
+"""Tests run against a real PostgreSQL and a real Redis.
+
+The embedded servers (under .data/test-*) unless TEST_DATABASE_URL and REDIS_URL name others.
+Every test starts from empty tables and an empty Redis database, so tests can make real
+concurrent requests and commit real transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import bcrypt
+import pytest
+import redis
+
+from shop_api.app import create_app
+from shop_api.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
+from shop_api.migrate import apply_migrations
+from shop_api.settings import Settings
+
+TEST_PASSWORD = "correct-horse-42"
+TEST_BCRYPT_ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str
+    redis_url: str
+
+
+def _reset_schema(database_url: str) -> None:
+    async def reset() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+        finally:
+            await conn.close()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(scope="session")
+def services():
+    started = []
+    database_url = os.environ.get("TEST_DATABASE_URL")
+    if not database_url:
+        postgres = EmbeddedPostgres(Path(DATA_DIR) / "test-pg")
+        database_url = postgres.start("shop_test")
+        started.append(postgres)
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        embedded_redis = EmbeddedRedis(Path(DATA_DIR) / "test-redis", persist=False)
+        redis_url = embedded_redis.start()
+        started.append(embedded_redis)
+    _reset_schema(database_url)
+    apply_migrations(database_url)
+    yield Services(database_url=database_url, redis_url=redis_url)
+    for service in reversed(started):
+        service.stop()
+
+
+@pytest.fixture
+def settings(services: Services) -> Settings:
+    return Settings(
+        env="test",
+        database_url=services.database_url,
+        redis_url=services.redis_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
+        bcrypt_rounds=TEST_BCRYPT_ROUNDS,
+        db_pool_min=1,
+        db_pool_max=20,
+    )
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(services: Services):
+    """Empty every table (but yoyo's) and the Redis database before each test."""
+    conn = await asyncpg.connect(services.database_url)
+    try:
+        tables = await conn.fetch(
+            "SELECT quote_ident(tablename) AS name FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename NOT LIKE '%yoyo%'"
+        )
+        if tables:
+            names = ", ".join(row["name"] for row in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+    client = redis.Redis.from_url(services.redis_url)
+    client.flushdb()
+    client.close()
+    yield
+
+
+@pytest.fixture
+async def db(services: Services):
+    """A connection of the test's own, to check what a request changed."""
+    conn = await asyncpg.connect(services.database_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings: Settings):
+    return await aiohttp_client(create_app(settings))
+
+
+@dataclass
+class Account:
+    id: int
+    email: str
+    password: str
+    role: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+async def create_account(db, client, email: str, *, role: str = "customer",
+                         password: str = TEST_PASSWORD, full_name: str = "Test User") -> Account:
+    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS)).decode()
+    user_id = await db.fetchval(
+        "INSERT INTO users (email, password_hash, full_name, role) VALUES ($1, $2, $3, $4) "
+        "RETURNING id",
+        email, password_hash, full_name, role,
+    )
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    return Account(user_id, email, password, role, body["access_token"], body["refresh_token"])
+
+
+@pytest.fixture
+async def customer(db, client) -> Account:
+    return await create_account(db, client, "customer@example.com")
+
+
+@pytest.fixture
+async def admin(db, client) -> Account:
+    return await create_account(db, client, "admin@example.com", role="admin", full_name="Admin")
