@@ -3,21 +3,42 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 MAX_ID = 2**63 - 1
 MAX_MONEY = Decimal("9999999999.99")  # numeric(12,2)
 
 
-class StrictSchema(Schema):
+def _refuse_nul(value: Any, path: str = "") -> None:
+    # PostgreSQL text cannot hold U+0000: refuse it here rather than fail in the database.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError({path or "_schema": ["NUL characters are not allowed."]})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(item, str(key))
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item, path)
+
+
+class _InputSchema(Schema):
+    @pre_load
+    def _no_nul_characters(self, data: Any, **_: Any) -> Any:
+        _refuse_nul(data)
+        return data
+
+
+class StrictSchema(_InputSchema):
     """Request bodies: an unknown field is an error, so nothing can be mass-assigned."""
 
     class Meta:
         unknown = RAISE
 
 
-class QuerySchema(Schema):
+class QuerySchema(_InputSchema):
     """Query strings: unknown parameters (cache busters and the like) are ignored."""
 
     class Meta:

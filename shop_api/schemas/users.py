@@ -29,9 +29,22 @@ def FullName(**kwargs) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.Length(max=200), **kwargs)
 
 
+def NewPassword(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(
+        validate=check_new_password,
+        metadata={
+            "minLength": 8,
+            "maxLength": MAX_PASSWORD_BYTES,
+            "pattern": r"^(?=.*[A-Za-z])(?=.*\d)",
+            "description": f"8 to {MAX_PASSWORD_BYTES} bytes, with a letter and a digit.",
+        },
+        **kwargs,
+    )
+
+
 class RegisterIn(StrictSchema):
     email = EmailField(required=True)
-    password = fields.String(required=True, validate=check_new_password)
+    password = NewPassword(required=True)
     full_name = FullName(load_default="")
 
 
@@ -51,7 +64,7 @@ class ProfileIn(StrictSchema):
 
 class ChangePasswordIn(StrictSchema):
     current_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
-    new_password = fields.String(required=True, validate=check_new_password)
+    new_password = NewPassword(required=True)
 
 
 class UserOut(Schema):

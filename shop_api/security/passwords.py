@@ -21,7 +21,7 @@ async def verify_password(password: str, password_hash: str | None, rounds: int)
     candidate = password.encode()
     if password_hash is None or len(candidate) > MAX_PASSWORD_BYTES:
         # Same cost as a real check, so response time does not reveal which emails exist.
-        await asyncio.to_thread(bcrypt.checkpw, candidate, _dummy_hash(rounds))
+        await asyncio.to_thread(bcrypt.checkpw, candidate[:MAX_PASSWORD_BYTES], _dummy_hash(rounds))
         return False
     return await asyncio.to_thread(bcrypt.checkpw, candidate, password_hash.encode())
 
