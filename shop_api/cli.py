@@ -1,0 +1,298 @@
+"""`shop-api`: serve, migrate, create-admin and dev.
+
+Heavy imports (the web app, honcho, the embedded servers) happen inside the command that needs
+them, so `shop-api --help` and `shop-api migrate` stay quick and independent of each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import re
+import shlex
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import NoReturn
+
+from .settings import Settings, SettingsError
+
+# Deliberately loose: the address is typed by an operator, and the database keeps it unique.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_STOPPED_BY_SIGNAL = {130, 143}  # honcho's return codes after SIGINT / SIGTERM
+
+
+class CommandError(Exception):
+    """A failure worth one line on stderr, not a traceback."""
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = _parser().parse_args(argv)
+    try:
+        code = args.command(args)
+    except (CommandError, SettingsError) as exc:
+        print(f"shop-api: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shop-api", description="The online shop's backend: web server and operations."
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8080)")
+    serve.set_defaults(command=serve_command)
+
+    migrate = commands.add_parser("migrate", help="apply the pending database migrations")
+    migrate.set_defaults(command=migrate_command)
+
+    admin = commands.add_parser(
+        "create-admin", help="create an admin account, or make an existing account admin"
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument(
+        "--password", help="the password (omit it to be prompted, which keeps it out of history)"
+    )
+    admin.add_argument("--full-name", default="", help="display name (default: Admin)")
+    admin.set_defaults(command=create_admin_command)
+
+    dev = commands.add_parser(
+        "dev",
+        help="development environment: embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL "
+        "are set, migrations, then web and worker until Ctrl-C",
+    )
+    dev.set_defaults(command=dev_command)
+    return parser
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a number setting that is not a number
+        raise CommandError(f"invalid setting: {exc}") from None
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    import asyncpg
+    from aiohttp import web
+
+    from .app import create_app
+    from .logs import AccessLogger, setup_logging
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+    try:
+        web.run_app(
+            create_app(settings),
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            access_log_class=AccessLogger,
+            loop=_new_event_loop(),
+            # A client that hangs up stops its handler; transactions roll back on cancellation.
+            handler_cancellation=True,
+            # Above the idle timeout of common load balancers (60 s), so they close first and
+            # never reuse a connection the server is closing.
+            keepalive_timeout=75,
+            # Requests in flight get this long to finish after SIGTERM: inside the 30 s that
+            # Heroku and docker-compose (stop_grace_period) allow before SIGKILL.
+            shutdown_timeout=25,
+            backlog=1024,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        # The usual start-up failures: port taken, database down or missing.
+        raise CommandError(f"cannot start the web server: {exc}") from None
+    return 0
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # not available on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+# -- migrate --------------------------------------------------------------------------------
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    settings = _settings()
+    count = _apply_migrations(settings.database_url)
+    if count:
+        print(f"Applied {count} migration{'s' if count != 1 else ''}.")
+    else:
+        print("No pending migrations: the database is up to date.")
+    return 0
+
+
+def _apply_migrations(database_url: str) -> int:
+    import psycopg2
+
+    from .migrate import apply_migrations
+
+    try:
+        return apply_migrations(database_url)
+    except psycopg2.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise CommandError(f"cannot reach the database: {first_line}") from None
+
+
+# -- create-admin ---------------------------------------------------------------------------
+
+
+def create_admin_command(args: argparse.Namespace) -> int:
+    from marshmallow import ValidationError
+
+    from .schemas.users import check_new_password
+
+    settings = _settings()
+    email = args.email.strip()
+    if len(email) > 254 or not _EMAIL.fullmatch(email):
+        raise CommandError(f"not an email address: {email!r}")
+    password = args.password if args.password is not None else _prompt_password()
+    try:
+        check_new_password(password)
+    except ValidationError as exc:
+        raise CommandError(f"password: {' '.join(exc.messages)}") from None
+    admin = asyncio.run(_save_admin(settings, email, password, args.full_name.strip()))
+    print(f"Admin {admin['email']} (id {admin['id']}) can log in.")
+    return 0
+
+
+def _prompt_password() -> str:
+    try:
+        password = getpass.getpass("Password: ")
+        again = getpass.getpass("Password (again): ")
+    except EOFError:
+        raise CommandError("no password: pass --password or run in a terminal") from None
+    if password != again:
+        raise CommandError("the passwords do not match")
+    return password
+
+
+async def _save_admin(settings: Settings, email: str, password: str, full_name: str):
+    import asyncpg
+
+    from .domain.accounts import create_admin
+
+    try:
+        conn = await asyncpg.connect(settings.database_url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CommandError(f"cannot reach the database: {exc}") from None
+    try:
+        return await create_admin(
+            conn, settings, email=email, password=password, full_name=full_name
+        )
+    except asyncpg.UndefinedTableError:
+        raise CommandError("the database has no tables yet: run `shop-api migrate`") from None
+    finally:
+        await conn.close()
+
+
+# -- dev ------------------------------------------------------------------------------------
+
+
+def dev_command(args: argparse.Namespace) -> int:
+    from honcho.manager import Manager
+
+    from .embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
+
+    # Reading the settings also loads `.env`, whose DATABASE_URL / REDIS_URL count as set.
+    settings = _settings()
+    _ensure_port_free(settings.port)
+    # Until honcho takes over the signals, a SIGTERM must still reach the `finally` below.
+    signal.signal(signal.SIGTERM, _interrupt)
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if not os.environ.get("DATABASE_URL"):
+            postgres = EmbeddedPostgres(DATA_DIR / "pg")
+            started.append(postgres)
+            os.environ["DATABASE_URL"] = postgres.start("shop")
+            # Printed so other commands (create-admin, psql) can reach it while dev runs.
+            print(f"Embedded PostgreSQL: {os.environ['DATABASE_URL']}", flush=True)
+        if not os.environ.get("REDIS_URL"):
+            redis = EmbeddedRedis(DATA_DIR / "redis")
+            started.append(redis)
+            os.environ["REDIS_URL"] = redis.start()
+            print(f"Embedded Redis: {os.environ['REDIS_URL']}", flush=True)
+        # Emails land as .eml files under .data/mail instead of needing an SMTP server.
+        os.environ.setdefault("EMAIL_BACKEND", "file")
+        settings = _settings()
+
+        count = _apply_migrations(settings.database_url)
+        print(f"Migrations: {count} applied." if count else "Migrations: up to date.", flush=True)
+
+        # Children inherit os.environ as it is now, embedded server URLs included. honcho runs
+        # each command through a shell; `exec` lets the program itself get honcho's SIGTERM.
+        python = shlex.quote(sys.executable)
+        manager = Manager()
+        manager.add_process("web", f"exec {python} -m shop_api.cli serve --port {settings.port}")
+        manager.add_process(
+            "worker", f"exec {python} -m dramatiq workers --processes 1 --threads 4"
+        )
+        threading.Thread(target=_announce, args=(settings.port,), daemon=True).start()
+        manager.loop()
+        code = manager.returncode or 0
+        return 0 if code in _STOPPED_BY_SIGNAL else code
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _ensure_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        # As the server does: connections of an earlier run in TIME_WAIT must not count as busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise CommandError(
+                f"port {port} is already in use: stop what holds it or set PORT"
+            ) from None
+
+
+def _announce(port: int, timeout: float = 60.0) -> None:
+    """Print the URLs once the web server answers, so they are not lost in its start-up logs."""
+    base = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310 - fixed URL
+                pass
+        except urllib.error.HTTPError:
+            pass  # it answers (a 503 names the failing part); the URLs are still right
+        except OSError:
+            time.sleep(0.3)
+            continue
+        print(
+            f"\n  Shop API is running.\n"
+            f"    API     {base}\n"
+            f"    Docs    {base}/docs\n"
+            f"    Health  {base}/health\n"
+            f"  Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        return
+
+
+if __name__ == "__main__":
+    main()

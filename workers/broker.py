@@ -1,0 +1,57 @@
+"""The Dramatiq broker, configured once, before any actor module is imported.
+
+An actor binds to the global broker when its module is imported, so this module has to run
+first: `workers/__init__.py` imports it before any actor, and `dramatiq workers` imports
+`workers`. `BROKER_URL` (default: `REDIS_URL`) picks Redis or RabbitMQ.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.asyncio import EventLoopThread, set_event_loop_thread
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware.asyncio import AsyncIO
+
+from shop_api.settings import Settings, SettingsError
+
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+AMQP_SCHEMES = frozenset({"amqp", "amqps"})
+
+
+class DaemonLoopAsyncIO(AsyncIO):
+    """Dramatiq's AsyncIO middleware, with a daemon event loop thread.
+
+    When a whole process group gets SIGTERM (honcho in `shop-api dev`, Heroku dynos), each worker
+    process receives it twice: directly, then forwarded by the dramatiq main process. The second
+    one makes it exit at once, skipping `after_worker_shutdown`; with the stock non-daemon loop
+    thread the process would then hang until SIGKILL. Redelivery covers the interrupted messages.
+    """
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        event_loop_thread = EventLoopThread(self.logger)
+        event_loop_thread.daemon = True
+        event_loop_thread.start(timeout=1.0)
+        set_event_loop_thread(event_loop_thread)
+
+
+def create_broker(url: str) -> dramatiq.Broker:
+    scheme = url.partition("://")[0].lower()
+    if scheme in REDIS_SCHEMES:
+        broker: dramatiq.Broker = RedisBroker(url=url)
+    elif scheme in AMQP_SCHEMES:
+        # The outbox relay marks a row sent once enqueue returns; publisher confirms make that
+        # mean RabbitMQ has the message, not just that it left this process.
+        broker = RabbitmqBroker(url=url, confirm_delivery=True)
+    else:
+        raise SettingsError(
+            f"BROKER_URL must start with redis://, rediss://, unix:// or amqp://, not {scheme!r}"
+        )
+    # Actors are async functions sharing the domain code with the web app; this middleware
+    # gives each worker process the event loop they run on.
+    broker.add_middleware(DaemonLoopAsyncIO())
+    return broker
+
+
+broker = create_broker(Settings.from_env().effective_broker_url)
+dramatiq.set_broker(broker)
