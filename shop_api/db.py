@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +48,17 @@ async def create_pool(
         init=init,
         server_settings={"application_name": "shop-api", "timezone": "UTC"},
     )
+
+
+@asynccontextmanager
+async def atomic(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """The caller's transaction if one is open, else a new one.
+
+    Domain functions that must be atomic use this, so a caller can make them part of a larger
+    transaction (an idempotency key claimed with the work it protects) without a savepoint.
+    """
+    if conn.is_in_transaction():
+        yield
+    else:
+        async with conn.transaction():
+            yield

@@ -2,8 +2,8 @@
 
 The same declaration guards the route (authentication, role), validates its input with
 marshmallow, and feeds the OpenAPI document, so what is documented is what is enforced.
-Handlers receive what they declared as keyword arguments: `user`, `body`, `query`, and each
-integer path parameter by name.
+Handlers receive what they declared as keyword arguments: `user`, `body`, `query`, each
+integer path parameter by name, and `idempotency_key` on routes declared `idempotent=True`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from marshmallow import Schema
 
 from .auth import authenticate
 from .errors import NotFound
+from .idempotency import key_from
 from .jsonio import read_json_object
 from .schemas.common import MAX_ID
 
@@ -45,6 +46,7 @@ class EndpointSpec:
     errors: tuple[int, ...]
     description: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    idempotent: bool = False
 
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
@@ -62,6 +64,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     headers: Mapping[str, str] | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Handler], Handler]:
     spec = EndpointSpec(
         summary=summary,
@@ -74,6 +77,7 @@ def endpoint(
         errors=errors,
         description=description,
         headers=dict(headers or {}),
+        idempotent=idempotent,
     )
 
     def decorate(handler: Handler) -> Handler:
@@ -86,6 +90,8 @@ def endpoint(
                 kwargs[name] = _path_id(raw)
             if spec.access is not PUBLIC:
                 kwargs["user"] = await authenticate(request, admin=spec.access is ADMIN)
+            if spec.idempotent:
+                kwargs["idempotency_key"] = key_from(request)
             if spec.query is not None:
                 kwargs["query"] = spec.query.load(request.query)
             if spec.body is not None:

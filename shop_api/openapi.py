@@ -11,6 +11,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from . import __version__
 from .endpoint import ADMIN, PUBLIC, EndpointSpec
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER
 from .jsonio import PROBLEM_CONTENT_TYPE
 from .schemas.common import MAX_ID, ProblemSchema
 
@@ -71,6 +73,20 @@ def _operation(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
     ]
     if endpoint.query is not None:
         parameters.append({"in": "query", "schema": endpoint.query})
+    if endpoint.idempotent:
+        parameters.append(
+            {
+                "in": "header",
+                "name": IDEMPOTENCY_HEADER,
+                "required": False,
+                "description": (
+                    "Retry safely: the same key with the same body replays the first answer "
+                    "(kept 24 hours); another body, or a retry while the first request runs, "
+                    "is a 409 `idempotency_conflict`."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+            }
+        )
     if parameters:
         operation["parameters"] = parameters
     if endpoint.body is not None:
@@ -93,6 +109,12 @@ def _responses(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
             name: {"description": text, "schema": {"type": "string"}}
             for name, text in endpoint.headers.items()
         }
+    if endpoint.idempotent:
+        success.setdefault("headers", {})[REPLAYED_HEADER] = {
+            "description": "`true` when this is the stored answer to an earlier request "
+            "with the same Idempotency-Key.",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
     responses: dict[str, Any] = {str(endpoint.status): success}
     for status in sorted(_error_statuses(path, endpoint)):
         responses[str(status)] = {
@@ -112,6 +134,8 @@ def _error_statuses(path: str, endpoint: EndpointSpec) -> set[int]:
         statuses.add(401)
     if endpoint.access is ADMIN:
         statuses.add(403)
+    if endpoint.idempotent:
+        statuses |= {409, 422}
     if _path_names(path):
         statuses.add(404)
     return statuses

@@ -1,0 +1,103 @@
+"""The cart: one per user, live prices, stock checked on every change.
+
+Every change locks the user's cart row first (`lock_cart`), the same lock checkout takes, so a
+change either lands before a checkout reads the cart or waits until it has emptied it.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from ..db import queries
+from ..errors import Conflict, NotFound
+
+
+def shortage(product_id: int, requested: int, available: int) -> dict:
+    return {"product_id": product_id, "requested": requested, "available": available}
+
+
+def insufficient_stock(short: list[dict]) -> Conflict:
+    """409 insufficient_stock listing every short line: {product_id, requested, available}."""
+    count = len(short)
+    return Conflict(
+        f"Not enough stock for {count} item{'s' if count != 1 else ''}.",
+        code="insufficient_stock",
+        errors={"items": short},
+    )
+
+
+def product_unavailable(unavailable: list[dict]) -> Conflict:
+    """409 product_unavailable: withdrawn products, in the same shape (available 0)."""
+    count = len(unavailable)
+    return Conflict(
+        f"{count} item{'s are' if count != 1 else ' is'} no longer available.",
+        code="product_unavailable",
+        errors={"items": unavailable},
+    )
+
+
+async def view(conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int) -> asyncpg.Record:
+    """The cart with its items and totals (a user's first look creates the empty cart)."""
+    row = await queries.cart_view(conn, user_id=user_id)
+    if row is None:
+        await queries.ensure_cart(conn, user_id=user_id)
+        row = await queries.cart_view(conn, user_id=user_id)
+    return row
+
+
+async def add_item(
+    pool: asyncpg.Pool, *, user_id: int, product_id: int, quantity: int
+) -> asyncpg.Record:
+    """Add `quantity` of a product, on top of what the cart already holds of it.
+
+    A missing or withdrawn product is a 404, as it is in the catalog.
+    """
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            cart_id = await queries.lock_cart(conn, user_id=user_id)
+            row = await queries.add_cart_item(
+                conn, cart_id=cart_id, product_id=product_id, quantity=quantity
+            )
+            if row is None:
+                raise NotFound("No such product.")
+            if row["item_id"] is None:
+                raise insufficient_stock(
+                    [shortage(product_id, row["requested"], row["available"])]
+                )
+        return await view(conn, user_id=user_id)
+
+
+async def set_quantity(
+    pool: asyncpg.Pool, *, user_id: int, item_id: int, quantity: int
+) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            cart_id = await queries.lock_cart(conn, user_id=user_id)
+            row = await queries.set_cart_item_quantity(
+                conn, cart_id=cart_id, item_id=item_id, quantity=quantity
+            )
+            if row is None:
+                raise NotFound("No such cart item.")
+            if row["item_id"] is None:
+                if not row["is_active"]:
+                    raise product_unavailable([shortage(row["product_id"], quantity, 0)])
+                raise insufficient_stock(
+                    [shortage(row["product_id"], quantity, row["available"])]
+                )
+        return await view(conn, user_id=user_id)
+
+
+async def remove_item(pool: asyncpg.Pool, *, user_id: int, item_id: int) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            cart_id = await queries.lock_cart(conn, user_id=user_id)
+            if await queries.delete_cart_item(conn, cart_id=cart_id, item_id=item_id) is None:
+                raise NotFound("No such cart item.")
+        return await view(conn, user_id=user_id)
+
+
+async def clear(pool: asyncpg.Pool, *, user_id: int) -> None:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            cart_id = await queries.lock_cart(conn, user_id=user_id)
+            await queries.clear_cart(conn, cart_id=cart_id)

@@ -1,0 +1,115 @@
+"""Checkout and the customer's orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+
+from .. import outbox
+from ..db import atomic, fetch_all, queries
+from ..errors import NotFound, Unprocessable, ValidationFailed
+from ..schemas.common import MAX_MONEY
+from . import order_status
+from .cart import insufficient_stock, product_unavailable, shortage
+
+
+async def place_order(
+    conn: asyncpg.Connection,
+    *,
+    user_id: int,
+    delivery_address: str,
+    notes: str,
+    currency: str,
+) -> asyncpg.Record:
+    """Turn the user's cart into a pending order, in the caller's transaction or a new one.
+
+    Locks the cart, then its products in id order; refuses withdrawn products (409
+    `product_unavailable`) and short stock (409 `insufficient_stock`, every short line listed)
+    before writing anything, so a refusal changes nothing. Then one statement takes the stock,
+    writes the order with today's prices, the ledger, the history, the `order.placed` outbox
+    row, and empties the cart.
+    """
+    async with atomic(conn):
+        cart_id = await queries.checkout_lock_cart(conn, user_id=user_id)
+        lines = [] if cart_id is None else await fetch_all(
+            queries.checkout_lines(conn, cart_id=cart_id)
+        )
+        if not lines:
+            raise Unprocessable("The cart is empty.", code="cart_empty")
+        withdrawn = [
+            shortage(line["product_id"], line["quantity"], 0)
+            for line in lines
+            if not line["is_active"]
+        ]
+        if withdrawn:
+            raise product_unavailable(withdrawn)
+        short = [
+            shortage(line["product_id"], line["quantity"], line["stock_quantity"])
+            for line in lines
+            if line["quantity"] > line["stock_quantity"]
+        ]
+        if short:
+            raise insufficient_stock(short)
+        total = sum((line["price"] * line["quantity"] for line in lines), Decimal(0))
+        if total > MAX_MONEY:
+            raise ValidationFailed(
+                {"items": [f"An order can total at most {MAX_MONEY}; this cart is {total}."]},
+                detail="The order is too large.",
+            )
+        return await queries.place_order(
+            conn,
+            cart_id=cart_id,
+            user_id=user_id,
+            product_ids=[line["product_id"] for line in lines],
+            quantities=[line["quantity"] for line in lines],
+            currency=currency,
+            delivery_address=delivery_address,
+            notes=notes,
+            topic=outbox.ORDER_PLACED,
+        )
+
+
+async def get_order(
+    conn: asyncpg.Connection | asyncpg.Pool, *, order_id: int, user_id: int | None
+) -> asyncpg.Record:
+    """One order with its items; `user_id` None for any user's (admin)."""
+    row = await queries.order_detail(conn, order_id=order_id, user_id=user_id)
+    if row is None:
+        raise NotFound("No such order.")
+    return row
+
+
+async def list_orders(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    user_id: int,
+    status: str | None,
+    page: int,
+    per_page: int,
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await fetch_all(
+        queries.orders_page(
+            conn,
+            user_id=user_id,
+            status=status,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+    )
+    total = await queries.count_orders(conn, user_id=user_id, status=status)
+    return rows, total
+
+
+async def cancel_order(pool: asyncpg.Pool, *, order_id: int, user_id: int) -> asyncpg.Record:
+    """The customer cancels one of their orders (pending, paid or processing)."""
+    async with pool.acquire() as conn:
+        await order_status.change_status(
+            conn,
+            order_id,
+            order_status.CANCELLED,
+            actor_id=user_id,
+            owner_id=user_id,
+            reason="Cancelled by the customer.",
+        )
+        return await get_order(conn, order_id=order_id, user_id=user_id)

@@ -1,0 +1,194 @@
+-- name: checkout_lock_cart$
+-- Checkout's first lock: the cart row, so no cart change interleaves with the checkout.
+SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
+
+-- name: checkout_lines
+-- The cart's lines with their products, locked in product-id order: every transaction that
+-- locks several products takes them in this order, so two checkouts never deadlock.
+-- NO KEY UPDATE is the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other
+-- carts insert rows that reference these products while the checkout runs.
+SELECT p.id AS product_id, p.name, p.price, p.is_active, p.stock_quantity, ci.quantity
+  FROM cart_items ci
+  JOIN products p ON p.id = ci.product_id
+ WHERE ci.cart_id = :cart_id
+ ORDER BY p.id
+   FOR NO KEY UPDATE OF p;
+
+-- name: place_order^
+-- Everything checkout writes, in one statement, on products already locked and checked by
+-- checkout_lines: take the stock, create the order with its snapshots, record the ledger, the
+-- history and the outbox message, and empty the cart. One round trip while the locks are held.
+WITH lines AS (
+    SELECT product_id, quantity
+      FROM unnest(:product_ids::bigint[], :quantities::integer[]) AS l (product_id, quantity)
+), taken AS (
+    UPDATE products p
+       SET stock_quantity = p.stock_quantity - lines.quantity
+      FROM lines
+     WHERE p.id = lines.product_id
+    RETURNING p.id AS product_id, p.name, p.price, lines.quantity, p.stock_quantity AS stock_after
+), placed AS (
+    INSERT INTO orders (user_id, subtotal, total_amount, currency, delivery_address, notes)
+    SELECT :user_id::bigint, sum(price * quantity), sum(price * quantity), :currency::text,
+           :delivery_address::text, :notes::text
+      FROM taken
+    RETURNING id, status, subtotal, total_amount, currency, delivery_address, notes,
+              created_at, updated_at
+), items AS (
+    INSERT INTO order_items (order_id, product_id, product_name, quantity, price_at_purchase)
+    SELECT placed.id, taken.product_id, taken.name, taken.quantity, taken.price
+      FROM placed CROSS JOIN taken
+    RETURNING product_id, product_name, quantity, price_at_purchase
+), ledger AS (
+    INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, order_id, actor_id)
+    SELECT taken.product_id, -taken.quantity, 'checkout', taken.stock_after, placed.id,
+           :user_id::bigint
+      FROM placed CROSS JOIN taken
+), history AS (
+    INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
+    SELECT id, NULL, status, :user_id::bigint, 'Order placed.' FROM placed
+), announced AS (
+    INSERT INTO outbox (topic, payload)
+    SELECT :topic::text, jsonb_build_object('order_id', id) FROM placed
+), emptied AS (
+    DELETE FROM cart_items WHERE cart_id = :cart_id::bigint
+)
+SELECT placed.*,
+       (SELECT json_agg(
+                   json_build_object(
+                       'product_id', product_id,
+                       'product_name', product_name,
+                       'quantity', quantity,
+                       'price_at_purchase', price_at_purchase::text,
+                       'line_total', round(price_at_purchase * quantity, 2)::text
+                   )
+                   ORDER BY product_id
+               )
+          FROM items) AS items
+  FROM placed;
+
+-- name: order_detail^
+-- One order with its items; user_id NULL reads any user's order (admin views).
+SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.delivery_address, o.notes,
+       o.created_at, o.updated_at, i.items,
+       -- The latest payment: payments_order_id_idx makes it one index probe.
+       (SELECT json_build_object('id', pm.id, 'status', pm.status)
+          FROM payments pm
+         WHERE pm.order_id = o.id
+         ORDER BY pm.id DESC
+         LIMIT 1) AS payment
+  FROM orders o
+ CROSS JOIN LATERAL (
+       SELECT coalesce(
+                  json_agg(
+                      json_build_object(
+                          'product_id', oi.product_id,
+                          'product_name', oi.product_name,
+                          'quantity', oi.quantity,
+                          'price_at_purchase', oi.price_at_purchase::text,
+                          'line_total', round(oi.price_at_purchase * oi.quantity, 2)::text
+                      )
+                      ORDER BY oi.product_id
+                  ),
+                  '[]'
+              ) AS items
+         FROM order_items oi
+        WHERE oi.order_id = o.id
+       ) i
+ WHERE o.id = :order_id
+   AND (:user_id::bigint IS NULL OR o.user_id = :user_id);
+
+-- name: orders_page
+-- A page of a user's orders, newest first, each with its items: the page is picked first through
+-- orders_user_newest_idx, then only its rows (at most per_page) read their items.
+WITH page AS (
+    SELECT id, status, subtotal, total_amount, currency, delivery_address, notes,
+           created_at, updated_at
+      FROM orders
+     WHERE user_id = :user_id
+       AND (:status::text IS NULL OR status = :status)
+     ORDER BY created_at DESC, id DESC
+     LIMIT :limit OFFSET :offset
+)
+SELECT page.*, i.items,
+       (SELECT json_build_object('id', pm.id, 'status', pm.status)
+          FROM payments pm
+         WHERE pm.order_id = page.id
+         ORDER BY pm.id DESC
+         LIMIT 1) AS payment
+  FROM page
+ CROSS JOIN LATERAL (
+       SELECT coalesce(
+                  json_agg(
+                      json_build_object(
+                          'product_id', oi.product_id,
+                          'product_name', oi.product_name,
+                          'quantity', oi.quantity,
+                          'price_at_purchase', oi.price_at_purchase::text,
+                          'line_total', round(oi.price_at_purchase * oi.quantity, 2)::text
+                      )
+                      ORDER BY oi.product_id
+                  ),
+                  '[]'
+              ) AS items
+         FROM order_items oi
+        WHERE oi.order_id = page.id
+       ) i
+ ORDER BY page.created_at DESC, page.id DESC;
+
+-- name: count_orders$
+SELECT count(*) FROM orders
+ WHERE user_id = :user_id
+   AND (:status::text IS NULL OR status = :status);
+
+-- name: lock_order^
+-- The order row, locked for a status change; user_id NULL locks any user's order.
+SELECT id, user_id, status
+  FROM orders
+ WHERE id = :order_id
+   AND (:user_id::bigint IS NULL OR user_id = :user_id)
+   FOR NO KEY UPDATE;
+
+-- name: set_order_status!
+-- Move a locked order to its new status and record the change in its history.
+WITH changed AS (
+    UPDATE orders SET status = :to_status, updated_at = now()
+     WHERE id = :order_id
+    RETURNING id, status
+)
+INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
+SELECT id, :from_status::text, status, :actor_id::bigint, :reason::text FROM changed;
+
+-- name: restock_order!
+-- Put a cancelled order's items back in stock, with a ledger row per product. The products are
+-- locked first, in id order like checkout_lines, so a cancellation never deadlocks a checkout.
+WITH lines AS (
+    SELECT product_id, quantity FROM order_items WHERE order_id = :order_id
+), locked AS MATERIALIZED (
+    SELECT id FROM products
+     WHERE id IN (SELECT product_id FROM lines)
+     ORDER BY id
+       FOR NO KEY UPDATE
+), returned AS (
+    UPDATE products p
+       SET stock_quantity = p.stock_quantity + lines.quantity
+      FROM lines
+      JOIN locked ON locked.id = lines.product_id
+     WHERE p.id = lines.product_id
+    RETURNING p.id, lines.quantity, p.stock_quantity
+)
+INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, order_id, actor_id)
+SELECT id, quantity, :reason::text, stock_quantity, :order_id::bigint, :actor_id::bigint
+  FROM returned;
+
+-- name: has_purchased$
+-- Whether the user bought the product: an order holding it that was paid or got further.
+-- Reviews use it for verified_purchase.
+SELECT EXISTS (
+    SELECT 1
+      FROM orders o
+      JOIN order_items oi ON oi.order_id = o.id
+     WHERE o.user_id = :user_id
+       AND oi.product_id = :product_id
+       AND o.status IN ('paid', 'processing', 'shipped', 'delivered')
+);
