@@ -110,7 +110,28 @@ class Unavailable(ApiError):
 # constraint name -> (error class, code, field, message). The database is the last word on
 # uniqueness, so a race between two requests still ends in a clean 409, never a 500.
 CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
-    "users_email_lower_key": (Conflict, "email_taken", "email", "This email is already registered."),
+    "users_email_lower_key": (
+        Conflict, "email_taken", "email", "This email is already registered."
+    ),
+    "products_sku_key": (
+        Conflict, "sku_taken", "sku", "Another product (perhaps a deleted one) has this SKU."
+    ),
+    "products_category_id_fkey": (
+        Unprocessable, "validation_error", "category_id", "No such category."
+    ),
+    "categories_parent_name_key": (
+        Conflict, "category_exists", "name", "A category of this name already exists here."
+    ),
+    # Only reached by a race: creation picks a free slug first.
+    "categories_slug_key": (
+        Conflict, "category_exists", "name", "A category with this slug already exists."
+    ),
+    "categories_parent_id_fkey": (
+        Unprocessable, "validation_error", "parent_id", "No such category."
+    ),
+    "reviews_one_per_user_product": (
+        Conflict, "already_reviewed", "product_id", "You have already reviewed this product."
+    ),
 }
 
 

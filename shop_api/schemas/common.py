@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +18,7 @@ def _refuse_nul(value: Any, path: str = "") -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValidationError({path or "_schema": ["NUL characters are not allowed."]})
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):  # a JSON object, or the MultiDict of a query string
         for key, item in value.items():
             _refuse_nul(item, str(key))
     elif isinstance(value, list):
@@ -45,8 +47,9 @@ class QuerySchema(_InputSchema):
         unknown = EXCLUDE
 
 
-def Id(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field class
-    return fields.Integer(strict=False, validate=validate.Range(1, MAX_ID), **kwargs)
+def Id(*, strict: bool = False, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field
+    """An id; `strict=True` in JSON bodies, where "7" is a string and not an id."""
+    return fields.Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 def _at_most_two_places(value: Decimal) -> None:
@@ -55,12 +58,35 @@ def _at_most_two_places(value: Decimal) -> None:
         raise ValidationError("Use at most two decimal places.")
 
 
+_MONEY_TEXT = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+
+
+class _Money(fields.Decimal):
+    default_error_messages = {
+        "invalid": 'Not a valid amount: use a number or a decimal string such as "19.99".'
+    }
+
+    # Decimal() alone would take "1e2" or " 5": a string must be the plain form the document shows.
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not _MONEY_TEXT.match(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def MoneyInput(**kwargs) -> fields.Decimal:  # noqa: N802
     """A string or a number, at most two decimal places, never negative."""
-    return fields.Decimal(
+    return _Money(
         allow_nan=False,
         validate=[validate.Range(Decimal("0"), MAX_MONEY), _at_most_two_places],
-        metadata={"example": "19.99"},
+        # Documented by hand: apispec would say "number" only, with Decimal bounds that
+        # serialize as strings, which is not valid JSON Schema.
+        metadata={
+            "type": ["string", "number"],
+            "pattern": _MONEY_TEXT.pattern,
+            "minimum": 0,
+            "maximum": float(MAX_MONEY),
+            "example": "19.99",
+        },
         **kwargs,
     )
 
@@ -83,7 +109,8 @@ class PageSchema(Schema):
 
 def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
     """The schema of `{"items": [...], "page", "per_page", "total", "pages"}`."""
-    return type(name, (PageSchema,), {"items": fields.List(fields.Nested(item_schema), required=True)})
+    items = fields.List(fields.Nested(item_schema), required=True)
+    return type(name, (PageSchema,), {"items": items})
 
 
 class ProblemSchema(Schema):

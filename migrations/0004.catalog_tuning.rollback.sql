@@ -1,0 +1,2 @@
+DROP INDEX products_active_sold_out_idx;
+DROP INDEX categories_parent_name_key;

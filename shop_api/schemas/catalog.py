@@ -1,0 +1,291 @@
+"""Categories, products and reviews: what the catalog routes take and answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from .common import (
+    MAX_ID,
+    Id,
+    MoneyInput,
+    MoneyOutput,
+    PaginationQuery,
+    StrictSchema,
+    page_of,
+)
+
+SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
+MAX_STOCK = 2**31 - 1  # products.stock_quantity is an integer
+MAX_SEARCH_LENGTH = 200
+
+# `?category=` takes an id or a slug; generated category slugs are never all digits.
+_CATEGORY_REF = re.compile(r"^(\d{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
+_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NOT_BLANK = re.compile(r"\S")
+
+
+def _not_blank(value: str) -> None:
+    if not _NOT_BLANK.search(value):
+        raise ValidationError("Must not be blank.")
+
+
+def _name(max_length: int, example: str, **kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(1, max_length), _not_blank],
+        metadata={"pattern": _NOT_BLANK.pattern, "example": example},
+        **kwargs,
+    )
+
+
+def _category_ref(value: str) -> None:
+    if value.isdigit() and not 1 <= int(value) <= MAX_ID:
+        raise ValidationError("No category has this id.")
+
+
+# -- categories -----------------------------------------------------------------------------
+
+
+class CategoryIn(StrictSchema):
+    name = _name(120, "Coffee & Tea", required=True)
+    parent_id = Id(strict=True, allow_none=True, load_default=None)
+    description = fields.String(validate=validate.Length(max=2000), load_default="")
+
+
+class CategoryOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(
+        required=True,
+        metadata={"description": "Made from the name; what `?category=` takes besides the id."},
+    )
+    parent_id = fields.Integer(required=True, allow_none=True)
+    description = fields.String(required=True)
+
+
+class CategoryListOut(Schema):
+    items = fields.List(fields.Nested(CategoryOut), required=True)
+
+
+# -- products -------------------------------------------------------------------------------
+
+
+class ProductQuery(PaginationQuery):
+    search = fields.String(
+        validate=validate.Length(max=MAX_SEARCH_LENGTH),
+        metadata={
+            "description": (
+                "Full text over name and description, as in a search box: words are ANDed, "
+                '`"quoted phrases"` match in order, `or` between words, `-word` excludes. '
+                "Any text is accepted; text with no searchable word matches nothing."
+            )
+        },
+    )
+    category = fields.String(
+        validate=[validate.Regexp(_CATEGORY_REF), _category_ref],
+        metadata={
+            "description": (
+                "A category id or slug; products of its sub-categories are included. "
+                "An unknown category matches nothing."
+            ),
+            "example": "audio",
+        },
+    )
+    min_price = MoneyInput()
+    max_price = MoneyInput()
+    in_stock = fields.Boolean(
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "`true`: only products in stock; `false`: only sold out."},
+    )
+    sort = fields.String(
+        validate=validate.OneOf(SORTS),
+        metadata={
+            "description": (
+                "`relevance` (the default with `search`; without it, the same as `newest`), "
+                "`newest` (the default), `price` (lowest first), `-price` (highest first), "
+                "`name`, `rating` (best average first, unrated last)."
+            )
+        },
+    )
+
+    @validates_schema
+    def _price_range(self, data: dict, **_: Any) -> None:
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must be at least min_price.", "max_price")
+
+
+class ProductUpdateIn(StrictSchema):
+    """Every field optional: only what is sent changes; null clears a nullable field."""
+
+    name = _name(200, "Ceramic Mug")
+    price = MoneyInput()
+    stock_quantity = fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK))
+    description = fields.String(validate=validate.Length(max=10_000))
+    category_id = Id(strict=True, allow_none=True)
+    sku = fields.String(
+        allow_none=True,
+        validate=[validate.Length(1, 64), validate.Regexp(_SKU)],
+        metadata={
+            "description": "Unique among all products, deleted ones included.",
+            "example": "MUG-001",
+        },
+    )
+    image_url = fields.Url(
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=validate.Length(max=2048),
+        metadata={
+            "format": "uri",
+            "pattern": "^https?://",
+            "example": "https://images.example.com/products/mug.jpg",
+        },
+    )
+
+
+class ProductIn(ProductUpdateIn):
+    name = _name(200, "Ceramic Mug", required=True)
+    price = MoneyInput(required=True)
+    stock_quantity = fields.Integer(
+        strict=True, required=True, validate=validate.Range(0, MAX_STOCK)
+    )
+
+
+class CategoryRefOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+
+
+class RatingOut(Schema):
+    average = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "pattern": r"^[1-5]\.\d{2}$",
+            "example": "4.50",
+            "description": "Mean of the ratings with two places; null without reviews.",
+        },
+    )
+    count = fields.Integer(required=True)
+
+
+class ProductOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    description = fields.String(required=True)
+    price = MoneyOutput(required=True)
+    currency = fields.String(required=True, metadata={"example": "USD"})
+    stock_quantity = fields.Integer(required=True)
+    in_stock = fields.Boolean(required=True)
+    sku = fields.String(required=True, allow_none=True)
+    image_url = fields.String(required=True, allow_none=True)
+    category = fields.Nested(CategoryRefOut, required=True, allow_none=True)
+    rating = fields.Nested(RatingOut, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+# -- reviews --------------------------------------------------------------------------------
+
+
+class ReviewIn(StrictSchema):
+    rating = fields.Integer(strict=True, required=True, validate=validate.Range(1, 5))
+    title = fields.String(validate=validate.Length(max=200), load_default="")
+    comment = fields.String(validate=validate.Length(max=5000), load_default="")
+
+
+class ReviewerOut(Schema):
+    id = fields.Integer(required=True)
+    full_name = fields.String(required=True)
+
+
+class ReviewOut(Schema):
+    id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    user = fields.Nested(ReviewerOut, required=True)
+    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
+    title = fields.String(required=True)
+    comment = fields.String(required=True)
+    verified_purchase = fields.Boolean(
+        required=True,
+        metadata={
+            "description": (
+                "Whether the reviewer bought the product. Always false for now: reviews are "
+                "not linked to orders yet."
+            )
+        },
+    )
+    created_at = fields.DateTime(required=True)
+
+
+class ProductDetailOut(ProductOut):
+    recent_reviews = fields.List(
+        fields.Nested(ReviewOut),
+        required=True,
+        metadata={"description": "Up to 5, newest first."},
+    )
+
+
+ProductPage = page_of(ProductOut, "ProductPage")
+ReviewPage = page_of(ReviewOut, "ReviewPage")
+ReviewQuery = PaginationQuery
+
+
+# -- shaping rows into answers --------------------------------------------------------------
+
+
+def category_out(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "parent_id": row["parent_id"],
+        "description": row["description"],
+    }
+
+
+def product_out(row: Any) -> dict:
+    """A product row of sql/products.sql (category and rating columns joined in)."""
+    category = None
+    if row["category_id"] is not None:
+        category = {
+            "id": row["category_id"],
+            "name": row["category_name"],
+            "slug": row["category_slug"],
+        }
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "description": row["description"],
+        "price": row["price"],
+        "currency": row["currency"],
+        "stock_quantity": row["stock_quantity"],
+        "in_stock": row["stock_quantity"] > 0,
+        "sku": row["sku"],
+        "image_url": row["image_url"],
+        "category": category,
+        "rating": {"average": row["rating_average"], "count": row["rating_count"]},
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def review_out(row: Any, prefix: str = "") -> dict:
+    """A review row; with prefix="review_", the review columns of a product-detail row."""
+    return {
+        "id": row[f"{prefix}id"],
+        # A detail row is the product's own row: its id is the product id.
+        "product_id": row["id"] if prefix else row["product_id"],
+        "user": {"id": row[f"{prefix}user_id"], "full_name": row[f"{prefix}user_full_name"]},
+        "rating": row[f"{prefix}rating"],
+        "title": row[f"{prefix}title"],
+        "comment": row[f"{prefix}comment"],
+        "verified_purchase": row[f"{prefix}verified_purchase"],
+        "created_at": row[f"{prefix}created_at"],
+    }

@@ -1,0 +1,129 @@
+"""Sample data: the demo shop (once, and never twice) and synthetic products for load tests."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from shop_api.seed import DEMO_LOGINS, SeedError, seed_demo, seed_synthetic_products
+
+SNAPSHOT = """
+SELECT (SELECT count(*) FROM categories) AS categories,
+       (SELECT count(*) FROM products) AS products,
+       (SELECT count(*) FROM reviews) AS reviews,
+       (SELECT count(*) FROM users) AS users,
+       (SELECT string_agg(password_hash, ',' ORDER BY id) FROM users) AS hashes,
+       (SELECT string_agg(id || ':' || price || ':' || stock_quantity || ':' || updated_at,
+                          ',' ORDER BY id) FROM products) AS product_rows
+"""
+
+
+async def test_seed_fills_an_empty_database_with_a_realistic_shop(db, client, settings):
+    result = await seed_demo(db, settings)
+    assert result.created is True
+    assert result.categories >= 8 and result.products >= 60 and result.reviews > 0
+    assert {login.email for login in result.logins} == {
+        "admin@example.com", "customer@example.com"
+    }
+
+    tree = await db.fetch("SELECT id, parent_id FROM categories")
+    top = {row["id"] for row in tree if row["parent_id"] is None}
+    assert len(tree) == result.categories
+    assert top and all(row["parent_id"] in top for row in tree if row["parent_id"] is not None)
+    assert all(any(row["parent_id"] == parent for row in tree) for parent in top)
+
+    stats = await db.fetchrow(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE stock_quantity = 0) AS sold_out,"
+        " count(DISTINCT name) AS names, min(price) AS low, max(price) AS high,"
+        " min(length(description)) AS shortest FROM products"
+    )
+    assert stats["n"] == result.products and stats["names"] == stats["n"]
+    assert 3 <= stats["sold_out"] < stats["n"] / 2
+    assert stats["low"] > 0 and stats["high"] > 100 and stats["shortest"] > 30
+
+    ratings = await db.fetchrow(
+        "SELECT sum(rating_count) AS n, sum(rating_sum) AS total FROM products"
+    )
+    stored = await db.fetchrow("SELECT count(*) AS n, sum(rating) AS total FROM reviews")
+    assert (ratings["n"], ratings["total"]) == (stored["n"], stored["total"])
+
+    # The shop is usable over HTTP: browse it, filter it, and sign in with the printed logins.
+    page = await (await client.get("/api/products", params={"category": "electronics"})).json()
+    assert page["total"] >= 10
+    search = await (await client.get("/api/products", params={"search": "coffee"})).json()
+    assert search["total"] >= 3
+    for login in result.logins:
+        response = await client.post("/api/auth/login",
+                                     json={"email": login.email, "password": login.password})
+        assert response.status == 200, login
+        assert (await response.json())["user"]["role"] == login.role
+
+
+async def test_seeding_twice_changes_nothing(db, settings):
+    await seed_demo(db, settings)
+    before = await db.fetchrow(SNAPSHOT)
+    again = await seed_demo(db, settings)
+    assert again.created is False
+    assert (again.categories, again.products, again.reviews) == (0, 0, 0)
+    assert again.logins == DEMO_LOGINS
+    assert await db.fetchrow(SNAPSHOT) == before
+
+
+async def test_seeding_leaves_a_database_with_a_catalog_alone(db, settings):
+    await db.execute("INSERT INTO categories (name, slug) VALUES ('Mine', 'mine')")
+    result = await seed_demo(db, settings)
+    assert result.created is False and result.logins == ()
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
+    assert await db.fetchval("SELECT count(*) FROM categories") == 1
+
+
+async def test_an_existing_demo_account_keeps_its_password(db, client, settings):
+    await db.execute(
+        "INSERT INTO users (email, password_hash, role)"
+        " VALUES ('Admin@Example.com', 'kept', 'admin')"
+    )
+    result = await seed_demo(db, settings)
+    assert result.created is True
+    assert await db.fetchval("SELECT password_hash FROM users WHERE role = 'admin'") == "kept"
+    assert await db.fetchval("SELECT count(*) FROM users") == 2
+
+
+async def test_seeding_refuses_production(db, settings):
+    production = dataclasses.replace(settings, env="production")
+    with pytest.raises(SeedError):
+        await seed_demo(db, production)
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
+
+
+async def test_synthetic_products_are_added_in_bulk(db, client, settings):
+    await seed_demo(db, settings)
+    demo = await db.fetchval("SELECT count(*) FROM products")
+    assert await seed_synthetic_products(db, 2000) == 2000
+    assert await seed_synthetic_products(db, 500) == 500, "a second batch adds more"
+    stats = await db.fetchrow(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE stock_quantity = 0) AS sold_out,"
+        " count(*) FILTER (WHERE category_id IS NULL) AS uncategorized,"
+        " count(DISTINCT sku) AS skus, min(price) AS low FROM products WHERE sku LIKE 'SYN-%'"
+    )
+    assert stats["n"] == stats["skus"] == 2500
+    assert 100 < stats["sold_out"] < 500 and stats["uncategorized"] == 0 and stats["low"] > 0
+    leaves = await db.fetchval(
+        "SELECT count(*) FROM products p WHERE sku LIKE 'SYN-%' AND EXISTS"
+        " (SELECT 1 FROM categories c WHERE c.parent_id = p.category_id)"
+    )
+    assert leaves == 0, "synthetic products sit in leaf categories"
+    page = await (await client.get("/api/products", params={"per_page": 100})).json()
+    assert page["total"] == demo + 2500 and len(page["items"]) == 100
+    found = await (await client.get("/api/products", params={"search": "walnut"})).json()
+    assert found["total"] > 0
+    assert all("walnut" in (item["name"] + item["description"]).lower()
+               for item in found["items"])
+
+
+async def test_synthetic_products_without_categories(db):
+    assert await seed_synthetic_products(db, 0) == 0
+    assert await seed_synthetic_products(db, 50) == 50
+    assert await db.fetchval("SELECT count(*) FROM products WHERE category_id IS NULL") == 50
+    with pytest.raises(ValueError):
+        await seed_synthetic_products(db, -1)
