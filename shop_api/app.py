@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 import swagger_ui_bundle
 from aiohttp import web
 
+from .broker import create_broker
 from .db import create_pool
-from .keys import db_pool_key, openapi_key, redis_key, settings_key
-from .middleware import error_middleware
+from .keys import db_pool_key, openapi_key, outbox_wake_key, redis_key, settings_key
+from .middleware import error_middleware, wake_relay_middleware
 from .openapi import build_openapi
+from .relay import broker_dispatch, run_relay
 from .routes import ROUTE_TABLES
 from .settings import Settings
 
@@ -36,13 +40,30 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
+async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    if not settings.relay_in_web:
+        yield
+        return
+    broker = create_broker(settings.effective_broker_url)
+    task = asyncio.create_task(
+        run_relay(app[db_pool_key], broker_dispatch(broker), app[outbox_wake_key])
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await asyncio.to_thread(broker.close)
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware],
+        middlewares=[error_middleware, wake_relay_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
-    app.cleanup_ctx.extend([_database, _redis])
+    app[outbox_wake_key] = asyncio.Event()
+    app.cleanup_ctx.extend([_database, _redis, _outbox_relay])
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     app.router.add_static("/api/docs/static", swagger_ui_bundle.swagger_ui_path)

@@ -1,8 +1,7 @@
-"""The Dramatiq broker, configured once, before any actor module is imported.
+"""Dramatiq brokers: Redis or RabbitMQ, picked by `BROKER_URL` (default: `REDIS_URL`).
 
-An actor binds to the global broker when its module is imported, so this module has to run
-first: `workers/__init__.py` imports it before any actor, and `dramatiq workers` imports
-`workers`. `BROKER_URL` (default: `REDIS_URL`) picks Redis or RabbitMQ.
+No side effects here: the worker package makes the global broker from this (workers/broker.py),
+and the web app makes one of its own for the outbox relay, which enqueues by actor name.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware.asyncio import AsyncIO
 
-from shop_api.settings import Settings, SettingsError
+from .settings import SettingsError
 
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 AMQP_SCHEMES = frozenset({"amqp", "amqps"})
@@ -51,7 +50,3 @@ def create_broker(url: str) -> dramatiq.Broker:
     # gives each worker process the event loop they run on.
     broker.add_middleware(DaemonLoopAsyncIO())
     return broker
-
-
-broker = create_broker(Settings.from_env().effective_broker_url)
-dramatiq.set_broker(broker)

@@ -1,4 +1,4 @@
-"""`shop-api`: serve, migrate, create-admin and dev.
+"""`shop-api`: serve, migrate, create-admin, seed, relay, payments, recommendations and dev.
 
 Heavy imports (the web app, honcho, the embedded servers) happen inside the command that needs
 them, so `shop-api --help` and `shop-api migrate` stay quick and independent of each other.
@@ -67,6 +67,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--full-name", default="", help="display name (default: Admin)")
     admin.set_defaults(command=create_admin_command)
+
+    seed = commands.add_parser(
+        "seed", help="fill an empty database with a demo shop, or add synthetic products"
+    )
+    seed.add_argument(
+        "--products", type=int, metavar="N",
+        help="add N synthetic products for load tests (instead of the demo shop)",
+    )
+    seed.set_defaults(command=seed_command)
+
+    relay = commands.add_parser(
+        "relay",
+        help="drain the outbox into the broker, and run the periodic jobs (payment "
+        "reconciliation, expired idempotency keys)",
+    )
+    relay.set_defaults(command=relay_command)
+
+    payments = commands.add_parser("payments", help="payment operations")
+    payment_commands = payments.add_subparsers(title="payments", required=True, metavar="ACTION")
+    reconcile = payment_commands.add_parser(
+        "reconcile", help="settle again the payments stuck in pending"
+    )
+    reconcile.add_argument(
+        "--older-than", type=float, metavar="SECONDS",
+        help="pending for longer than this (default: $RECONCILE_AFTER_SECONDS, 300)",
+    )
+    reconcile.set_defaults(command=reconcile_command)
+
+    recommendations = commands.add_parser("recommendations", help="'bought together' scores")
+    recommendation_commands = recommendations.add_subparsers(
+        title="recommendations", required=True, metavar="ACTION"
+    )
+    rebuild = recommendation_commands.add_parser(
+        "rebuild", help="recompute every score from the paid orders"
+    )
+    rebuild.set_defaults(command=rebuild_recommendations_command)
 
     dev = commands.add_parser(
         "dev",
@@ -204,6 +240,97 @@ async def _save_admin(settings: Settings, email: str, password: str, full_name: 
         await conn.close()
 
 
+# -- seed, relay, payments, recommendations -------------------------------------------------
+
+
+async def _with_connection(settings: Settings, work):
+    import asyncpg
+
+    from .db import _init_connection
+
+    try:
+        conn = await asyncpg.connect(settings.database_url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise CommandError(f"cannot reach the database: {exc}") from None
+    try:
+        await _init_connection(conn)
+        return await work(conn)
+    except asyncpg.UndefinedTableError:
+        raise CommandError("the database has no tables yet: run `shop-api migrate`") from None
+    finally:
+        await conn.close()
+
+
+def seed_command(args: argparse.Namespace) -> int:
+    from .seed import SeedError, seed_demo, seed_synthetic_products
+
+    settings = _settings()
+    if args.products is not None:
+        if args.products < 1:
+            raise CommandError("--products takes a number of 1 or more")
+        started = time.monotonic()
+        added = asyncio.run(
+            _with_connection(settings, lambda conn: seed_synthetic_products(conn, args.products))
+        )
+        print(f"Added {added} synthetic products in {time.monotonic() - started:.1f}s.")
+        return 0
+    try:
+        result = asyncio.run(_with_connection(settings, lambda conn: seed_demo(conn, settings)))
+    except SeedError as exc:
+        raise CommandError(str(exc)) from None
+    _print_seed_result(result)
+    return 0
+
+
+def _print_seed_result(result) -> None:
+    if result.created:
+        print(
+            f"Seeded {result.categories} categories, {result.products} products and "
+            f"{result.reviews} reviews."
+        )
+    else:
+        print("The catalog already has data: nothing seeded.")
+    for login in result.logins:
+        print(f"  {login.role:<8} {login.email}  password: {login.password}")
+
+
+def relay_command(args: argparse.Namespace) -> int:
+    from .logs import setup_logging
+    from .relay import run_relay_process
+
+    settings = _settings()
+    setup_logging(settings.log_level)
+    try:
+        with asyncio.Runner(loop_factory=_new_event_loop) as runner:
+            runner.run(run_relay_process(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def reconcile_command(args: argparse.Namespace) -> int:
+    from .domain.payments import reconcile
+
+    settings = _settings()
+    older_than = args.older_than if args.older_than is not None else (
+        settings.reconcile_after_seconds
+    )
+    ids = asyncio.run(
+        _with_connection(settings, lambda conn: reconcile(conn, older_than_seconds=older_than))
+    )
+    print(f"Asked again for the settlement of {len(ids)} payment(s){': ' if ids else '.'}"
+          + ", ".join(str(i) for i in ids))
+    return 0
+
+
+def rebuild_recommendations_command(args: argparse.Namespace) -> int:
+    from .domain.recommendations import rebuild
+
+    pairs = asyncio.run(_with_connection(_settings(), rebuild))
+    print(f"Recommendations rebuilt: {pairs} product pairs.")
+    return 0
+
+
 # -- dev ------------------------------------------------------------------------------------
 
 
@@ -236,6 +363,11 @@ def dev_command(args: argparse.Namespace) -> int:
 
         count = _apply_migrations(settings.database_url)
         print(f"Migrations: {count} applied." if count else "Migrations: up to date.", flush=True)
+        from .seed import seed_demo
+
+        _print_seed_result(
+            asyncio.run(_with_connection(settings, lambda conn: seed_demo(conn, settings)))
+        )
 
         # Children inherit os.environ as it is now, embedded server URLs included. honcho runs
         # each command through a shell; `exec` lets the program itself get honcho's SIGTERM.
@@ -245,6 +377,7 @@ def dev_command(args: argparse.Namespace) -> int:
         manager.add_process(
             "worker", f"exec {python} -m dramatiq workers --processes 1 --threads 4"
         )
+        manager.add_process("relay", f"exec {python} -m shop_api.cli relay")
         threading.Thread(target=_announce, args=(settings.port,), daemon=True).start()
         manager.loop()
         code = manager.returncode or 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -12,3 +14,5 @@ settings_key = web.AppKey("settings", Settings)
 db_pool_key = web.AppKey("db_pool", asyncpg.Pool)
 redis_key = web.AppKey("redis", aioredis.Redis)
 openapi_key = web.AppKey("openapi_document", dict)
+# Set after a request commits, so this process relays its outbox rows at once.
+outbox_wake_key = web.AppKey("outbox_wake", asyncio.Event)

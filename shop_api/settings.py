@@ -52,6 +52,13 @@ class Settings:
     email_backend: str = "smtp"
     email_file_dir: str = ".data/mail"
     default_currency: str = "USD"
+    # An active product at or below this stock is low on stock (admin dashboard, inventory).
+    low_stock_threshold: int = 5
+    payment_gateway: str = "sandbox"
+    # Each web process also drains the outbox, right after its own commits: the fast path.
+    relay_in_web: bool = True
+    # A payment still pending after this long is settled again by the reconciliation job.
+    reconcile_after_seconds: int = 300
 
     @property
     def is_production(self) -> bool:
@@ -96,6 +103,12 @@ class Settings:
             email_backend=get("EMAIL_BACKEND", cls.email_backend),
             email_file_dir=get("EMAIL_FILE_DIR", cls.email_file_dir),
             default_currency=get("DEFAULT_CURRENCY", cls.default_currency),
+            low_stock_threshold=int(get("LOW_STOCK_THRESHOLD", cls.low_stock_threshold)),
+            payment_gateway=get("PAYMENT_GATEWAY", cls.payment_gateway),
+            relay_in_web=_bool(get("RELAY_IN_WEB", "true")),
+            reconcile_after_seconds=int(
+                get("RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds)
+            ),
         )
         settings.check()
         return settings
@@ -114,6 +127,8 @@ class Settings:
             raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
         if self.email_backend not in {"smtp", "file"}:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
+        if self.low_stock_threshold < 0:
+            raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
 
 
 def _load_dotenv() -> None:

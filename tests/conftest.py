@@ -73,6 +73,8 @@ def settings(services: Services) -> Settings:
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         db_pool_min=1,
         db_pool_max=20,
+        # Tests that need messages to flow run the relay themselves (tests/test_workers.py).
+        relay_in_web=False,
     )
 
 

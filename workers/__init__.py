@@ -6,4 +6,5 @@ broker rather than to Dramatiq's default one.
 
 from . import broker  # noqa: F401  (must stay the first import: it sets the global broker)
 
-# Actor modules are imported here, after the broker.
+# isort: split
+from . import emails, payments, recommendations  # noqa: F401  (actors register on import)

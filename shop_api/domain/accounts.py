@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from .. import outbox
 from ..auth import AccountDisabled, check_token_still_valid
 from ..db import queries
 from ..errors import ApiError, Unauthorized, ValidationFailed
@@ -38,12 +39,20 @@ class TokenPair:
 
 
 async def register(
-    conn: asyncpg.Connection, settings: Settings, *, email: str, password: str, full_name: str
+    pool: asyncpg.Pool, settings: Settings, *, email: str, password: str, full_name: str
 ) -> asyncpg.Record:
+    # Hashed before a connection is taken: bcrypt's quarter second holds no pool slot.
     password_hash = await hash_password(password, settings.bcrypt_rounds)
-    return await queries.create_user(
-        conn, email=email.strip(), password_hash=password_hash, full_name=full_name, role="customer"
-    )
+    async with pool.acquire() as conn, conn.transaction():
+        user = await queries.create_user(
+            conn,
+            email=email.strip(),
+            password_hash=password_hash,
+            full_name=full_name,
+            role="customer",
+        )
+        await outbox.publish(conn, outbox.USER_REGISTERED, {"user_id": user["id"]})
+    return user
 
 
 async def login(
@@ -122,6 +131,7 @@ async def change_password(
         async with conn.transaction():
             updated = await queries.set_password(conn, id=user["id"], password_hash=new_hash)
             await queries.revoke_user_refresh_tokens(conn, user_id=user["id"])
+            await outbox.publish(conn, outbox.PASSWORD_CHANGED, {"user_id": user["id"]})
             return await issue_pair(conn, settings, updated, family_id=uuid.uuid4())
 
 

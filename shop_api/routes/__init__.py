@@ -1,5 +1,13 @@
 """Route tables, one module per resource; `create_app` adds each of `ROUTE_TABLES`."""
 
-from . import auth, docs, health
+from . import auth, cart, docs, health, orders, payments, products
 
-ROUTE_TABLES = [health.routes, auth.routes, docs.routes]
+ROUTE_TABLES = [
+    health.routes,
+    auth.routes,
+    docs.routes,
+    products.routes,
+    cart.routes,
+    orders.routes,
+    payments.routes,
+]

@@ -9,6 +9,7 @@ from yarl import URL
 
 from .. import __version__
 from ..endpoint import endpoint
+from ..db import queries
 from ..errors import Unavailable
 from ..jsonio import PROBLEM_CONTENT_TYPE, json_response
 from ..keys import db_pool_key, redis_key, settings_key
@@ -43,7 +44,8 @@ async def health(request: web.Request) -> web.Response:
     )
     parts = {"database": database, "broker": broker, "version": __version__}
     if database == "ok":
-        return json_response({"status": "ok", **parts})
+        lag = await queries.outbox_lag_seconds(pool)
+        return json_response({"status": "ok", **parts, "outbox_lag_seconds": round(lag, 3)})
     problem = Unavailable("The database is unavailable.").to_problem()
     return json_response(
         {**problem, "status": 503, **parts}, status=503, content_type=PROBLEM_CONTENT_TYPE

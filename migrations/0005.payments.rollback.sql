@@ -1,0 +1,3 @@
+DROP TABLE recommendations;
+DROP TABLE sent_emails;
+DROP TABLE payments;

@@ -1,0 +1,68 @@
+"""One email per event: what it says is read from the database when it is sent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import asyncpg
+
+from .. import mail
+from ..db import queries
+from ..settings import Settings
+
+log = logging.getLogger("shop_api.emails")
+
+
+class NothingToSend(Exception):
+    """The email's subject is gone (a deleted user, say): permanent, never retried."""
+
+
+async def _context(conn: asyncpg.Connection, subject: dict[str, Any]) -> dict[str, Any]:
+    context: dict[str, Any] = {"refund": bool(subject.get("refund"))}
+    payment_id = subject.get("payment_id")
+    order_id = subject.get("order_id")
+    user_id = subject.get("user_id")
+    if payment_id is not None:
+        payment = await queries.get_payment(conn, id=payment_id, user_id=None)
+        if payment is None:
+            raise NothingToSend(f"payment {payment_id} does not exist")
+        context["payment"] = dict(payment)
+        order_id = payment["order_id"]
+        user_id = payment["user_id"]
+    if order_id is not None:
+        order = await queries.order_detail(conn, order_id=order_id, user_id=None)
+        if order is None:
+            raise NothingToSend(f"order {order_id} does not exist")
+        context["order"] = dict(order)
+        user_id = order["user_id"]
+    user = await queries.get_user_by_id(conn, id=user_id) if user_id is not None else None
+    if user is None:
+        raise NothingToSend(f"user {user_id} does not exist")
+    context["user"] = dict(user)
+    return context
+
+
+async def send_once(
+    pool: asyncpg.Pool, settings: Settings, *, kind: str, event_key: str, subject: dict
+) -> bool:
+    """Send the `kind` email of one event unless it was sent; returns whether this call sent it.
+
+    The sent_emails row is claimed in a transaction held open while the message goes out: the
+    lock is on that row alone, and it is what lets a redelivered message find the email sent.
+    """
+    async with pool.acquire() as conn:
+        context = await _context(conn, subject)
+        recipient = context["user"]["email"]
+        message = mail.build_message(
+            settings, to=recipient, rendered=mail.render(kind, context), event_key=event_key
+        )
+        async with conn.transaction():
+            claimed = await queries.claim_email_event(
+                conn, event_key=event_key, kind=kind, recipient=recipient
+            )
+            if claimed is None:
+                log.info("%s email of %s already sent", kind, event_key)
+                return False
+            await mail.deliver(settings, message)
+    return True

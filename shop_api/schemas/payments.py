@@ -1,0 +1,40 @@
+"""Payments."""
+
+from marshmallow import Schema, fields, validate
+
+from .common import Id, MoneyOutput, StrictSchema
+
+PAYMENT_STATUSES = ["pending", "succeeded", "failed", "refunded"]
+
+
+class PaymentIn(StrictSchema):
+    order_id = Id(required=True)
+    payment_token = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"example": "tok_visa", "description": "A gateway token, never a card number."},
+    )
+
+
+class PaymentOut(Schema):
+    id = fields.Integer(required=True)
+    order_id = fields.Integer(required=True)
+    amount = MoneyOutput(required=True)
+    currency = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(PAYMENT_STATUSES))
+    failure_reason = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    settled_at = fields.DateTime(required=True, allow_none=True)
+
+
+def payment_out(row) -> dict:
+    return {
+        "id": row["id"],
+        "order_id": row["order_id"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "status": row["status"],
+        "failure_reason": row["failure_reason"],
+        "created_at": row["created_at"],
+        "settled_at": row["settled_at"],
+    }

@@ -1,0 +1,20 @@
+"""Keeps "bought together" recommendations current as orders are paid."""
+
+from __future__ import annotations
+
+import dramatiq
+
+from shop_api import events
+from shop_api.domain import recommendations
+
+from .resources import resources
+
+
+@dramatiq.actor(
+    actor_name=events.UPDATE_RECOMMENDATIONS,
+    queue_name=events.QUEUES[events.UPDATE_RECOMMENDATIONS],
+    max_retries=5,
+)
+async def update_recommendations(order_id: int) -> None:
+    async with resources().pool.acquire() as conn:
+        await recommendations.refresh_for_order(conn, order_id)

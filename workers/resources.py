@@ -1,0 +1,57 @@
+"""What every actor of a worker process shares: settings, an asyncpg pool, the payment gateway.
+
+Opened on the worker's event loop when the worker boots, closed when it stops, like the web
+app's cleanup_ctx. A worker process runs one Dramatiq worker, so one set per process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+
+from shop_api.db import create_pool
+from shop_api.gateway import PaymentGateway, get_gateway
+from shop_api.settings import Settings
+
+
+@dataclass(frozen=True)
+class Resources:
+    settings: Settings
+    pool: asyncpg.Pool
+    gateway: PaymentGateway
+
+
+_current: Resources | None = None
+
+
+def resources() -> Resources:
+    if _current is None:
+        raise RuntimeError("worker resources are opened when the Dramatiq worker boots")
+    return _current
+
+
+class WorkerResources(dramatiq.Middleware):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        global _current
+        settings = self.settings
+        pool = get_event_loop_thread().run_coroutine(
+            create_pool(
+                settings.database_url,
+                min_size=1,
+                max_size=settings.db_pool_max,
+                command_timeout=settings.db_command_timeout,
+            )
+        )
+        _current = Resources(settings, pool, get_gateway(settings.payment_gateway))
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        global _current
+        if _current is not None:
+            get_event_loop_thread().run_coroutine(_current.pool.close())
+            _current = None
