@@ -180,15 +180,3 @@ WITH lines AS (
 INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, order_id, actor_id)
 SELECT id, quantity, :reason::text, stock_quantity, :order_id::bigint, :actor_id::bigint
   FROM returned;
-
--- name: has_purchased$
--- Whether the user bought the product: an order holding it that was paid or got further.
--- Reviews use it for verified_purchase.
-SELECT EXISTS (
-    SELECT 1
-      FROM orders o
-      JOIN order_items oi ON oi.order_id = o.id
-     WHERE o.user_id = :user_id
-       AND oi.product_id = :product_id
-       AND o.status IN ('paid', 'processing', 'shipped', 'delivered')
-);

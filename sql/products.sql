@@ -41,7 +41,14 @@ matching AS NOT MATERIALIZED (
             OR p.search_vector @@ websearch_to_tsquery('english', :search::text))
 )
 SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+       -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
+       -- active product; with the request's values the planner keeps only one branch.
+  FROM (SELECT CASE WHEN :category_id::bigint IS NULL AND :category_slug::text IS NULL
+                     AND :min_price::numeric IS NULL AND :max_price::numeric IS NULL
+                     AND :in_stock::boolean IS NULL AND :search::text IS NULL
+                    THEN (SELECT active_products FROM catalog_counts)
+                    ELSE (SELECT count(*) FROM matching)
+               END AS total) AS totals
   LEFT JOIN LATERAL (
         SELECT m.id, m.name, m.slug, m.description, m.price, m.currency, m.stock_quantity,
                m.sku, m.image_url, m.category_id, m.rating_count,
@@ -85,7 +92,7 @@ SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantit
   LEFT JOIN categories c ON c.id = p.category_id
   LEFT JOIN LATERAL (
         SELECT rv.id, rv.user_id, u.full_name AS user_full_name, rv.rating, rv.title,
-               rv.comment, false AS verified_purchase, rv.created_at
+               rv.comment, rv.verified_purchase, rv.created_at
           FROM reviews rv
           JOIN users u ON u.id = rv.user_id
          WHERE rv.product_id = p.id

@@ -34,3 +34,37 @@ SELECT a.product_id, b.product_id, count(DISTINCT a.order_id)::int
 
 -- name: count_recommendations$
 SELECT count(*) FROM recommendations;
+
+-- name: product_recommendations
+-- Up to 10 active products for a product page: those most often bought together with it,
+-- then the best rated of its category to fill the list (all of it when nobody bought it yet).
+-- Columns as list_products, so the same shaping serves both.
+WITH target AS (
+    SELECT id, category_id FROM products WHERE id = :product_id AND is_active
+), candidates AS (
+    SELECT r.recommended_product_id AS id, 0 AS tier, r.score::numeric AS weight
+      FROM recommendations r
+     WHERE r.product_id = :product_id
+    UNION ALL
+    (SELECT p.id, 1, coalesce(p.rating_sum::numeric / nullif(p.rating_count, 0), 0)
+       FROM products p
+       JOIN target t ON p.category_id = t.category_id AND p.id <> t.id
+      WHERE p.is_active
+      ORDER BY 3 DESC, p.rating_count DESC, p.id
+      LIMIT 10)
+), ranked AS (
+    SELECT DISTINCT ON (id) id, tier, weight FROM candidates ORDER BY id, tier
+)
+SELECT m.id, m.name, m.slug, m.description, m.price, m.currency, m.stock_quantity, m.sku,
+       m.image_url, m.category_id, c.name AS category_name, c.slug AS category_slug,
+       m.rating_count, round(m.rating_sum::numeric / nullif(m.rating_count, 0), 2) AS rating_average,
+       m.created_at, m.updated_at
+  FROM ranked
+  JOIN products m ON m.id = ranked.id AND m.is_active
+  LEFT JOIN categories c ON c.id = m.category_id
+ WHERE EXISTS (SELECT 1 FROM target)
+ ORDER BY ranked.tier, ranked.weight DESC, m.id
+ LIMIT 10;
+
+-- name: product_is_active$
+SELECT EXISTS (SELECT 1 FROM products WHERE id = :product_id AND is_active);

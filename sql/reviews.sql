@@ -9,15 +9,21 @@ UPDATE products
 RETURNING id;
 
 -- name: insert_review^
--- reviews_one_per_user_product answers for a second review by the same user.
--- verified_purchase is false until reviews are linked to orders.
+-- reviews_one_per_user_product answers for a second review by the same user. A review is a
+-- verified purchase when its author has an order holding the product that was paid or later.
 WITH inserted AS (
-    INSERT INTO reviews (product_id, user_id, rating, title, comment)
-    VALUES (:product_id, :user_id, :rating, :title, :comment)
-    RETURNING id, product_id, user_id, rating, title, comment, created_at
+    INSERT INTO reviews (product_id, user_id, rating, title, comment, verified_purchase)
+    VALUES (:product_id, :user_id, :rating, :title, :comment, EXISTS (
+        SELECT 1
+          FROM order_items oi
+          JOIN orders o ON o.id = oi.order_id
+         WHERE oi.product_id = :product_id
+           AND o.user_id = :user_id
+           AND o.status IN ('paid', 'processing', 'shipped', 'delivered')))
+    RETURNING id, product_id, user_id, rating, title, comment, verified_purchase, created_at
 )
 SELECT r.id, r.product_id, r.user_id, u.full_name AS user_full_name, r.rating, r.title,
-       r.comment, false AS verified_purchase, r.created_at
+       r.comment, r.verified_purchase, r.created_at
   FROM inserted r
   JOIN users u ON u.id = r.user_id;
 
@@ -29,7 +35,7 @@ SELECT totals.total, page.*
  CROSS JOIN LATERAL (SELECT count(*) AS total FROM reviews WHERE product_id = p.id) AS totals
   LEFT JOIN LATERAL (
         SELECT r.id, r.product_id, r.user_id, u.full_name AS user_full_name, r.rating,
-               r.title, r.comment, false AS verified_purchase, r.created_at
+               r.title, r.comment, r.verified_purchase, r.created_at
           FROM reviews r
           JOIN users u ON u.id = r.user_id
          WHERE r.product_id = p.id

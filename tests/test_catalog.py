@@ -700,7 +700,8 @@ async def test_the_catalog_routes_are_documented(client):
     assert "409" in paths["/api/products"]["post"]["responses"]
     assert "sku_taken" in paths["/api/products"]["post"]["description"]
     review = document["components"]["schemas"]["ReviewOut"]
-    assert "not linked to orders" in review["properties"]["verified_purchase"]["description"]
+    assert "paid" in review["properties"]["verified_purchase"]["description"]
+    assert set(paths["/api/products/{product_id}/recommendations"]) == {"get"}
 
 
 # -- every combination against a reference ----------------------------------------------------
@@ -764,3 +765,29 @@ async def test_every_filter_combination_and_sort_matches_a_reference(client, db)
             second = await get_page(client, **{**params, "per_page": 3, "page": 2})
             assert [item["id"] for item in second["items"]] == expected[3:6], params
     assert checked > 100, "most combinations must match several products to prove an order"
+
+
+async def test_the_unfiltered_total_follows_creates_deletes_and_bulk_loads(client, db, admin):
+    from shop_api.seed import seed_synthetic_products
+
+    async def total() -> int:
+        return (await (await client.get("/api/products")).json())["total"]
+
+    assert await total() == 0
+    created = await client.post(
+        "/api/products", json={"name": "Lamp", "price": "20.00", "stock_quantity": 3},
+        headers=admin.headers,
+    )
+    product_id = (await created.json())["id"]
+    assert await total() == 1
+    await seed_synthetic_products(db, 250)
+    assert await total() == 251
+    await client.delete(f"/api/products/{product_id}", headers=admin.headers)
+    assert await total() == 250
+    await db.execute("UPDATE products SET stock_quantity = 0")  # stock changes do not count
+    assert await total() == 250
+    counted = await db.fetchval("SELECT count(*) FROM products WHERE is_active")
+    assert counted == 250
+    # A filtered list still counts what matches.
+    in_stock = await (await client.get("/api/products?in_stock=true")).json()
+    assert in_stock["total"] == 0

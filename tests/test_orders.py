@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from factories import create_buyer, create_product, fill_cart, stock_of
 
-from shop_api.db import queries
 from shop_api.domain import order_status
 from shop_api.keys import db_pool_key
 
@@ -444,24 +443,37 @@ async def test_change_status_joins_the_callers_transaction(client, db, settings)
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE topic = 'order.cancelled'") == 0
 
 
-async def test_has_purchased_counts_paid_orders_and_later(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
-    bought = await create_product(db, stock=5)
-    never = await create_product(db, stock=5)
-    order = await place(client, buyer, (bought, 1))
+async def test_reviews_are_verified_purchases_once_paid(client, db, settings):
+    product = await create_product(db, stock=10)
+    paid_buyer, pending_buyer, cancelled_buyer, stranger = [
+        await create_buyer(db, settings, f"{name}@example.com")
+        for name in ("paid", "pending", "cancelled", "stranger")
+    ]
     pool = pool_of(client)
-
-    async def purchased(product_id: int) -> bool:
-        return await queries.has_purchased(pool, user_id=buyer.id, product_id=product_id)
-
-    assert await purchased(bought) is False  # pending: not paid yet
+    paid_order = await place(client, paid_buyer, (product, 1))
     async with pool.acquire() as conn:
-        await order_status.change_status(conn, order["id"], "paid", actor_id=None)
-    assert await purchased(bought) is True
-    assert await purchased(never) is False
-    cancelled = await place(client, buyer, (never, 1))
-    await client.post(f"/api/orders/{cancelled['id']}/cancel", headers=buyer.headers)
-    assert await purchased(never) is False
+        await order_status.change_status(conn, paid_order["id"], "paid", actor_id=None)
+    await place(client, pending_buyer, (product, 1))
+    cancelled = await place(client, cancelled_buyer, (product, 1))
+    await client.post(f"/api/orders/{cancelled['id']}/cancel", headers=cancelled_buyer.headers)
+
+    verified = {}
+    for buyer in (paid_buyer, pending_buyer, cancelled_buyer, stranger):
+        response = await client.post(
+            f"/api/products/{product}/reviews", json={"rating": 4}, headers=buyer.headers
+        )
+        assert response.status == 201, await response.text()
+        verified[buyer.email] = (await response.json())["verified_purchase"]
+    assert verified == {
+        "paid@example.com": True,
+        "pending@example.com": False,
+        "cancelled@example.com": False,
+        "stranger@example.com": False,
+    }
+    listed = await (await client.get(f"/api/products/{product}/reviews")).json()
+    assert sorted(r["verified_purchase"] for r in listed["items"]) == [False, False, False, True]
+    detail = await (await client.get(f"/api/products/{product}")).json()
+    assert sum(r["verified_purchase"] for r in detail["recent_reviews"]) == 1
 
 
 async def test_openapi_documents_the_cart_and_order_routes(client):

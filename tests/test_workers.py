@@ -413,3 +413,40 @@ async def test_paid_orders_feed_recommendations(client, db, settings, pool, work
 
 async def _async(value):
     return value
+
+
+async def test_recommendations_route(client, db, settings, pool):
+    from shop_api.domain import order_status
+    from shop_api.domain.recommendations import refresh_for_order
+
+    category = await db.fetchval(
+        "INSERT INTO categories (name, slug) VALUES ('Kitchen', 'kitchen') RETURNING id"
+    )
+    mug, tea, pot, spoon, gone = [await create_product(db, stock=10) for _ in range(5)]
+    await db.execute("UPDATE products SET category_id = $1", category)
+    await db.execute(
+        "UPDATE products SET rating_count = 2, rating_sum = 10 WHERE id = $1", spoon
+    )
+    # Nobody bought the mug yet: the best rated of its category stand in.
+    fallback = await (await client.get(f"/api/products/{mug}/recommendations")).json()
+    assert [p["id"] for p in fallback["items"]][0] == spoon
+    assert mug not in [p["id"] for p in fallback["items"]]
+
+    buyer = await create_buyer(db, settings, "pair@example.com")
+    await fill_cart(client, buyer, (mug, 1), (tea, 1), (gone, 1))
+    order = await (await client.post(
+        "/api/orders", json={"delivery_address": "3 Elm St"}, headers=buyer.headers
+    )).json()
+    async with pool.acquire() as conn:
+        await order_status.change_status(conn, order["id"], "paid", actor_id=None)
+        await refresh_for_order(conn, order["id"])
+    await db.execute("UPDATE products SET is_active = false WHERE id = $1", gone)
+
+    listed = await (await client.get(f"/api/products/{mug}/recommendations/")).json()
+    ids = [p["id"] for p in listed["items"]]
+    assert ids[0] == tea  # bought together comes first
+    assert gone not in ids and mug not in ids
+    assert set(ids) == {tea, pot, spoon}
+    assert listed["items"][0]["price"] == "10.00"
+    missing = await client.get(f"/api/products/{gone}/recommendations")
+    assert missing.status == 404

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import atomic, queries
+from ..db import atomic, fetch_all, queries
+from ..errors import NotFound
 
 
 async def refresh_for_order(conn: asyncpg.Connection, order_id: int) -> None:
@@ -20,3 +21,11 @@ async def rebuild(conn: asyncpg.Connection) -> int:
         await queries.forget_all_recommendations(conn)
         await queries.score_all_recommendations(conn)
         return await queries.count_recommendations(conn)
+
+
+async def for_product(conn: asyncpg.Connection | asyncpg.Pool, product_id: int) -> list:
+    """Up to 10 active products to show beside an active one (404 for any other)."""
+    rows = await fetch_all(queries.product_recommendations(conn, product_id=product_id))
+    if not rows and not await queries.product_is_active(conn, product_id=product_id):
+        raise NotFound("No such product.")
+    return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from ..domain import catalog
+from ..domain import catalog, recommendations
 from ..endpoint import ADMIN, PUBLIC, USER, endpoint
 from ..jsonio import json_response
 from ..keys import db_pool_key, settings_key
@@ -15,6 +15,7 @@ from ..schemas.catalog import (
     CategoryOut,
     ProductDetailOut,
     ProductIn,
+    ProductListOut,
     ProductOut,
     ProductPage,
     ProductQuery,
@@ -198,3 +199,19 @@ async def create_review(
         request.app[db_pool_key], product_id=product_id, user_id=user["id"], **body
     )
     return json_response(review_out(row), status=201)
+
+
+@routes.get(r"/api/products/{product_id:\d+}/recommendations")
+@routes.get(r"/api/products/{product_id:\d+}/recommendations/")
+@endpoint(
+    summary="Products bought together with this one",
+    description=(
+        "Up to 10 active products, most often bought together with this one first (from paid "
+        "orders, kept current by a worker); the best rated of its category fill the rest."
+    ),
+    tag=TAG,
+    response=ProductListOut,
+)
+async def list_recommendations(request: web.Request, product_id: int) -> web.Response:
+    rows = await recommendations.for_product(request.app[db_pool_key], product_id)
+    return json_response({"items": [product_out(row) for row in rows]})

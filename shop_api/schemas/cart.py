@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import MAX_ID, MoneyOutput, StrictSchema
+from .common import Id, MoneyOutput, StrictSchema
 
 # cart_items.quantity is an integer column; more than the stock is refused anyway (409).
 MAX_QUANTITY = 2**31 - 1
@@ -15,7 +15,7 @@ def Quantity(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field cla
 
 
 class CartItemIn(StrictSchema):
-    product_id = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_ID))
+    product_id = Id(strict=True, required=True)
     quantity = Quantity(
         load_default=1, metadata={"description": "Added to the quantity already in the cart."}
     )

@@ -215,8 +215,8 @@ class ReviewOut(Schema):
         required=True,
         metadata={
             "description": (
-                "Whether the reviewer bought the product. Always false for now: reviews are "
-                "not linked to orders yet."
+                "Whether the reviewer had an order holding the product that was paid (or got "
+                "further) when the review was written."
             )
         },
     )
@@ -229,6 +229,10 @@ class ProductDetailOut(ProductOut):
         required=True,
         metadata={"description": "Up to 5, newest first."},
     )
+
+
+class ProductListOut(Schema):
+    items = fields.List(fields.Nested(ProductOut), required=True)
 
 
 ProductPage = page_of(ProductOut, "ProductPage")

@@ -8,7 +8,7 @@ PAYMENT_STATUSES = ["pending", "succeeded", "failed", "refunded"]
 
 
 class PaymentIn(StrictSchema):
-    order_id = Id(required=True)
+    order_id = Id(strict=True, required=True)
     payment_token = fields.String(
         required=True,
         validate=validate.Length(min=1, max=255),
