@@ -34,7 +34,10 @@ def test_migrate_twice_is_a_no_op(cli_env, capsys):
 
 
 async def test_create_admin_then_log_in(cli_env, client, capsys):
-    assert await run_async("create-admin", "--email", "boss@example.com", "--password", "boss-pass-1") == 0
+    created = await run_async(
+        "create-admin", "--email", "boss@example.com", "--password", "boss-pass-1"
+    )
+    assert created == 0
     assert "boss@example.com" in capsys.readouterr().out
     response = await client.post(
         "/api/auth/login", json={"email": "boss@example.com", "password": "boss-pass-1"}

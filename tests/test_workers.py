@@ -103,9 +103,9 @@ async def pool(services):
     await created.close()
 
 
-async def eventually(check, *, timeout: float = WAIT_SECONDS, pool=None, relay=None):
+async def eventually(check, *, within: float = WAIT_SECONDS, pool=None, relay=None):
     """Poll `check` (relaying the outbox meanwhile) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         if relay is not None:
             await relay(pool)
@@ -398,14 +398,16 @@ async def test_paid_orders_feed_recommendations(client, db, settings, pool, work
 
     async def scored_twice():
         score = await db.fetchval(
-            "SELECT score FROM recommendations WHERE product_id = $1 AND recommended_product_id = $2",
+            "SELECT score FROM recommendations "
+            "WHERE product_id = $1 AND recommended_product_id = $2",
             mug, tea,
         )
         return score == 2
 
     assert await eventually(scored_twice, pool=pool, relay=relay)
     back = await db.fetchval(
-        "SELECT score FROM recommendations WHERE product_id = $1 AND recommended_product_id = $2",
+        "SELECT score FROM recommendations "
+        "WHERE product_id = $1 AND recommended_product_id = $2",
         tea, mug,
     )
     assert back == 2

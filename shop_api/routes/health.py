@@ -8,8 +8,8 @@ from aiohttp import web
 from yarl import URL
 
 from .. import __version__
-from ..endpoint import endpoint
 from ..db import queries
+from ..endpoint import endpoint
 from ..errors import Unavailable
 from ..jsonio import PROBLEM_CONTENT_TYPE, json_response
 from ..keys import db_pool_key, redis_key, settings_key
