@@ -1,6 +1,6 @@
 """Route tables, one module per resource; `create_app` adds each of `ROUTE_TABLES`."""
 
-from . import auth, cart, docs, health, orders, payments, products
+from . import admin, auth, cart, docs, health, orders, payments, products
 
 ROUTE_TABLES = [
     health.routes,
@@ -10,4 +10,5 @@ ROUTE_TABLES = [
     cart.routes,
     orders.routes,
     payments.routes,
+    admin.routes,
 ]

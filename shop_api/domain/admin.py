@@ -1,0 +1,84 @@
+"""The admin's hand on users and on every user's orders."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+
+from ..db import fetch_all, queries
+from ..errors import Conflict, NotFound
+from . import order_status
+
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
+
+
+def contains_pattern(search: str | None) -> str | None:
+    """A LIKE pattern matching `search` anywhere, its own % and _ taken literally; None for no
+    search (absent or blank)."""
+    if search is None or not search.strip():
+        return None
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", search.strip()) + "%"
+
+
+async def list_users(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    search: str | None,
+    role: str | None,
+    is_active: bool | None,
+    page: int,
+    per_page: int,
+) -> tuple[list[asyncpg.Record], int]:
+    filters = {"pattern": contains_pattern(search), "role": role, "is_active": is_active}
+    rows = await fetch_all(
+        queries.admin_users_page(conn, **filters, limit=per_page, offset=(page - 1) * per_page)
+    )
+    total = await queries.admin_count_users(conn, **filters)
+    return rows, total
+
+
+async def toggle_user_status(
+    conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int, admin_id: int
+) -> asyncpg.Record:
+    """Deactivate an active user or reactivate a deactivated one; either way every token the
+    user holds stops working. The calling admin is active (they just authenticated), so toggling
+    themself could only lock them out: refused, 409 `cannot_deactivate_self`."""
+    if user_id == admin_id:
+        raise Conflict("You cannot deactivate your own account.", code="cannot_deactivate_self")
+    user = await queries.admin_toggle_user(conn, user_id=user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def list_orders(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    user_id: int | None,
+    status: str | None,
+    page: int,
+    per_page: int,
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await fetch_all(
+        queries.admin_orders_page(
+            conn,
+            user_id=user_id,
+            status=status,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+    )
+    total = await queries.admin_count_orders(conn, user_id=user_id, status=status)
+    return rows, total
+
+
+async def change_order_status(
+    pool: asyncpg.Pool, *, order_id: int, to_status: str, admin_id: int, reason: str
+) -> asyncpg.Record:
+    """Move any user's order through the state machine, then read it as the admin sees it."""
+    async with pool.acquire() as conn:
+        await order_status.change_status(
+            conn, order_id, to_status, actor_id=admin_id, reason=reason
+        )
+        return await queries.admin_order(conn, order_id=order_id)

@@ -1,0 +1,75 @@
+"""Stock levels as the admin counts and corrects them, every change kept in the ledger."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from ..db import atomic, fetch_all, queries
+from ..errors import NotFound, ValidationFailed
+from ..schemas.catalog import MAX_STOCK
+from .admin import contains_pattern
+from .cart import insufficient_stock, shortage
+
+STOCK_COUNT_REASON = "Stock count."
+
+
+async def list_stock(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    low_stock: bool | None,
+    search: str | None,
+    threshold: int,
+    page: int,
+    per_page: int,
+) -> tuple[list[asyncpg.Record], int]:
+    filters = {"low_stock": low_stock, "pattern": contains_pattern(search), "threshold": threshold}
+    rows = await fetch_all(
+        queries.inventory_page(conn, **filters, limit=per_page, offset=(page - 1) * per_page)
+    )
+    total = await queries.inventory_count(conn, **filters)
+    return rows, total
+
+
+async def change_stock(
+    conn: asyncpg.Connection,
+    *,
+    product_id: int,
+    admin_id: int,
+    threshold: int,
+    stock_quantity: int | None = None,
+    adjustment: int | None = None,
+    reason: str | None = None,
+) -> asyncpg.Record:
+    """Set the stock (`stock_quantity`) or change it by `adjustment`, in the caller's
+    transaction or a new one.
+
+    The product row stays locked from the read to the commit, so concurrent adjustments (and
+    checkouts) apply one after the other and none is lost. Stock never goes below 0: such an
+    adjustment is a 409 `insufficient_stock` in checkout's shape (`requested` is what it would
+    take away) and changes nothing. A change of 0 writes nothing, not even a ledger row.
+    Deleted products can be restocked too.
+    """
+    async with atomic(conn):
+        product = await queries.inventory_lock(conn, product_id=product_id, threshold=threshold)
+        if product is None:
+            raise NotFound("No such product.")
+        current = product["stock_quantity"]
+        new_stock = stock_quantity if stock_quantity is not None else current + (adjustment or 0)
+        if new_stock < 0:
+            raise insufficient_stock([shortage(product_id, current - new_stock, current)])
+        if new_stock > MAX_STOCK:
+            raise ValidationFailed(
+                {"adjustment": [f"The stock would exceed {MAX_STOCK}; it is {current}."]},
+                detail="The stock would be too large.",
+            )
+        if new_stock == current:
+            return product
+        return await queries.inventory_set_stock(
+            conn,
+            product_id=product_id,
+            stock_quantity=new_stock,
+            delta=new_stock - current,
+            reason=reason or STOCK_COUNT_REASON,
+            actor_id=admin_id,
+            threshold=threshold,
+        )

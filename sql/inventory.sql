@@ -1,0 +1,57 @@
+-- Stock levels as the admin sees and changes them. A product is "low on stock" when it is on sale
+-- (active) and at or below the threshold setting: withdrawn products are never sold, so their
+-- stock is no alarm.
+
+-- name: inventory_page
+-- Every product, deleted ones included (to restock them), by id. `pattern` is a LIKE pattern
+-- for a case-insensitive substring of the name or the SKU, as in admin_users_page: no index
+-- serves it, so a search reads the products table (45-60 ms for 100,000). `low_stock` is
+-- spelled as the predicate of products_active_stock_idx (0006), which custom plans use to count
+-- `low_stock=true` (1 ms); its page walks the primary key and stops at per_page matches.
+SELECT id AS product_id, name, sku, stock_quantity, is_active,
+       is_active AND stock_quantity <= :threshold::integer AS low_stock
+  FROM products
+ WHERE (:low_stock::boolean IS NULL
+        OR :low_stock::boolean AND is_active AND stock_quantity <= :threshold::integer
+        OR NOT :low_stock::boolean AND NOT (is_active AND stock_quantity <= :threshold::integer))
+   AND (:pattern::text IS NULL
+        OR lower(name) LIKE lower(:pattern::text)
+        OR lower(sku) LIKE lower(:pattern::text))
+ ORDER BY id
+ LIMIT :limit OFFSET :offset;
+
+-- name: inventory_count$
+SELECT count(*)
+  FROM products
+ WHERE (:low_stock::boolean IS NULL
+        OR :low_stock::boolean AND is_active AND stock_quantity <= :threshold::integer
+        OR NOT :low_stock::boolean AND NOT (is_active AND stock_quantity <= :threshold::integer))
+   AND (:pattern::text IS NULL
+        OR lower(name) LIKE lower(:pattern::text)
+        OR lower(sku) LIKE lower(:pattern::text));
+
+-- name: inventory_lock^
+-- The product row, locked until the adjustment commits: concurrent adjustments and checkouts
+-- of the product queue here, so each reads the stock the previous one left. NO KEY UPDATE is
+-- the lock checkout takes (sql/orders.sql), and it lets carts keep referencing the product.
+SELECT id AS product_id, name, sku, stock_quantity, is_active,
+       is_active AND stock_quantity <= :threshold::integer AS low_stock
+  FROM products
+ WHERE id = :product_id
+   FOR NO KEY UPDATE;
+
+-- name: inventory_set_stock^
+-- Write the new stock of a locked product and its ledger row (who, how much, why, what is left).
+WITH changed AS (
+    UPDATE products
+       SET stock_quantity = :stock_quantity::integer,
+           updated_at = now()
+     WHERE id = :product_id
+    RETURNING id, name, sku, stock_quantity, is_active
+), ledger AS (
+    INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, actor_id)
+    SELECT id, :delta::integer, :reason::text, stock_quantity, :actor_id::bigint FROM changed
+)
+SELECT id AS product_id, name, sku, stock_quantity, is_active,
+       is_active AND stock_quantity <= :threshold::integer AS low_stock
+  FROM changed;

@@ -1,0 +1,241 @@
+"""Inventory: the admin's stock list and changes, each kept in the ledger, none lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from factories import create_buyer, create_product, fill_cart, stock_of
+
+PROBLEM = "application/problem+json"
+
+
+async def ledger(db) -> list[tuple]:
+    rows = await db.fetch(
+        "SELECT product_id, delta, reason, stock_after, order_id, actor_id FROM inventory_ledger "
+        "ORDER BY id"
+    )
+    return [tuple(row) for row in rows]
+
+
+async def change(client, admin, product_id: int, body: dict):
+    return await client.put(f"/api/admin/inventory/{product_id}", json=body, headers=admin.headers)
+
+
+# -- the list -------------------------------------------------------------------------------
+
+
+async def make_products(db) -> dict[str, int]:
+    ids = {
+        "mug": await create_product(db, name="Blue Mug", stock=40),
+        "pen": await create_product(db, name="Pen", stock=5),
+        "cup": await create_product(db, name="Tea cup", stock=0),
+        "old": await create_product(db, name="Old mug", stock=0, is_active=False),
+    }
+    await db.execute("UPDATE products SET sku = 'MUG-100%' WHERE id = $1", ids["mug"])
+    await db.execute("UPDATE products SET sku = 'PEN_1' WHERE id = $1", ids["pen"])
+    return ids
+
+
+async def rows(client, admin, query: str = "") -> list[dict]:
+    response = await client.get(f"/api/admin/inventory{query}", headers=admin.headers)
+    assert response.status == 200, await response.text()
+    return (await response.json())["items"]
+
+
+async def test_every_product_is_listed_by_id_deleted_ones_included(client, db, admin):
+    ids = await make_products(db)
+    response = await client.get("/api/admin/inventory/", headers=admin.headers)
+    assert response.status == 200
+    body = await response.json()
+    assert body == {
+        "items": [
+            {"product_id": ids["mug"], "name": "Blue Mug", "sku": "MUG-100%",
+             "stock_quantity": 40, "is_active": True, "low_stock": False},
+            {"product_id": ids["pen"], "name": "Pen", "sku": "PEN_1",
+             "stock_quantity": 5, "is_active": True, "low_stock": True},
+            {"product_id": ids["cup"], "name": "Tea cup", "sku": None,
+             "stock_quantity": 0, "is_active": True, "low_stock": True},
+            {"product_id": ids["old"], "name": "Old mug", "sku": None,
+             "stock_quantity": 0, "is_active": False, "low_stock": False},
+        ],
+        "page": 1, "per_page": 20, "total": 4, "pages": 1,
+    }
+    page = await client.get("/api/admin/inventory?per_page=3&page=2", headers=admin.headers)
+    assert (await page.json())["items"][0]["product_id"] == ids["old"]
+
+
+async def test_inventory_filters(client, db, admin):
+    ids = await make_products(db)
+
+    async def found(query: str) -> list[int]:
+        return [row["product_id"] for row in await rows(client, admin, query)]
+
+    assert await found("?low_stock=true") == [ids["pen"], ids["cup"]]
+    assert await found("?low_stock=false") == [ids["mug"], ids["old"]]
+    assert await found("?search=MUG") == [ids["mug"], ids["old"]]
+    assert await found("?search=mug-1") == [ids["mug"]]
+    assert await found("?search=100%25") == [ids["mug"]]
+    assert await found("?search=n_1") == [ids["pen"]]
+    assert await found("?search=_") == [ids["pen"]]
+    assert await found("?search=mug&low_stock=true") == []
+    assert await found("?search=") == list(ids.values())
+    response = await client.get("/api/admin/inventory?low_stock=true", headers=admin.headers)
+    assert (await response.json())["total"] == 2
+
+
+@pytest.mark.parametrize("query", ["?low_stock=yes", "?per_page=0", "?search=" + "x" * 201])
+async def test_inventory_refuses_bad_filters(client, admin, query):
+    response = await client.get(f"/api/admin/inventory{query}", headers=admin.headers)
+    assert response.status == 422
+    assert (await response.json())["code"] == "validation_error"
+
+
+# -- changes --------------------------------------------------------------------------------
+
+
+async def test_setting_the_counted_stock(client, db, admin):
+    product = await create_product(db, name="Mug", stock=10)
+    response = await change(client, admin, product, {"stock_quantity": 3})
+    assert response.status == 200
+    assert await response.json() == {
+        "product_id": product, "name": "Mug", "sku": None, "stock_quantity": 3,
+        "is_active": True, "low_stock": True,
+    }
+    response = await change(client, admin, product, {"stock_quantity": 25, "reason": "Delivery"})
+    assert response.status == 200
+    assert (await response.json())["low_stock"] is False
+    assert await stock_of(db, product) == 25
+    assert await ledger(db) == [
+        (product, -7, "Stock count.", 3, None, admin.id),
+        (product, 22, "Delivery", 25, None, admin.id),
+    ]
+    assert await db.fetchval(
+        "SELECT updated_at > created_at FROM products WHERE id = $1", product
+    ) is True
+
+
+async def test_adjusting_the_stock(client, db, admin):
+    product = await create_product(db, stock=10)
+    response = await change(client, admin, product, {"adjustment": 5, "reason": "Restock"})
+    assert response.status == 200
+    assert (await response.json())["stock_quantity"] == 15
+    response = await change(client, admin, product, {"adjustment": -15, "reason": "Broken"})
+    assert response.status == 200
+    assert (await response.json())["stock_quantity"] == 0
+    assert await ledger(db) == [
+        (product, 5, "Restock", 15, None, admin.id),
+        (product, -15, "Broken", 0, None, admin.id),
+    ]
+
+
+async def test_stock_never_goes_below_zero_and_nothing_changes(client, db, admin):
+    product = await create_product(db, stock=3)
+    response = await change(client, admin, product, {"adjustment": -4, "reason": "Lost"})
+    assert response.status == 409
+    assert response.content_type == PROBLEM
+    body = await response.json()
+    assert body["code"] == "insufficient_stock"
+    assert body["errors"] == {"items": [{"product_id": product, "requested": 4, "available": 3}]}
+    assert await stock_of(db, product) == 3
+    assert await ledger(db) == []
+
+
+async def test_a_change_of_nothing_writes_no_ledger_row(client, db, admin):
+    product = await create_product(db, stock=7)
+    for body in ({"stock_quantity": 7}, {"adjustment": 0, "reason": "Recount"}):
+        response = await change(client, admin, product, body)
+        assert response.status == 200
+        assert (await response.json())["stock_quantity"] == 7
+    assert await ledger(db) == []
+
+
+async def test_a_deleted_product_can_be_restocked(client, db, admin):
+    product = await create_product(db, stock=0, is_active=False)
+    response = await change(client, admin, product, {"adjustment": 4, "reason": "Returned"})
+    assert response.status == 200
+    body = await response.json()
+    assert (body["stock_quantity"], body["is_active"], body["low_stock"]) == (4, False, False)
+    assert await stock_of(db, product) == 4
+
+
+async def test_an_unknown_product_is_a_404(client, db, admin):
+    response = await change(client, admin, 424242, {"stock_quantity": 1})
+    assert response.status == 404
+    assert (await response.json())["code"] == "not_found"
+    assert await ledger(db) == []
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"reason": "Recount"},
+    {"stock_quantity": 5, "adjustment": 1, "reason": "Both"},
+    {"adjustment": 3},
+    {"adjustment": 3, "reason": ""},
+    {"adjustment": 3, "reason": "   "},
+    {"adjustment": 3, "reason": "x" * 501},
+    {"adjustment": 3, "reason": None},
+    {"stock_quantity": -1},
+    {"stock_quantity": "5"},
+    {"stock_quantity": 2.5},
+    {"stock_quantity": True},
+    {"stock_quantity": None},
+    {"stock_quantity": 2**31},
+    {"adjustment": -(2**31), "reason": "Too far"},
+    {"stock_quantity": 5, "is_active": True},
+])
+async def test_change_bodies_are_validated(client, db, admin, body):
+    product = await create_product(db, stock=5)
+    response = await change(client, admin, product, body)
+    assert response.status == 422
+    assert (await response.json())["code"] == "validation_error"
+    assert await ledger(db) == []
+
+
+async def test_the_stock_cannot_pass_the_largest_integer(client, db, admin):
+    product = await create_product(db, stock=2**31 - 10)
+    response = await change(client, admin, product, {"adjustment": 10, "reason": "Too many"})
+    assert response.status == 422
+    assert "adjustment" in (await response.json())["errors"]
+    assert await stock_of(db, product) == 2**31 - 10
+
+
+async def test_concurrent_adjustments_lose_no_update(client, db, admin):
+    product = await create_product(db, stock=10)
+    responses = await asyncio.gather(*[
+        change(client, admin, product, {"adjustment": 1, "reason": f"Found one ({n})"})
+        for n in range(20)
+    ])
+    assert [response.status for response in responses] == [200] * 20
+    assert await stock_of(db, product) == 30
+    entries = await ledger(db)
+    assert len(entries) == 20
+    assert sorted(entry[3] for entry in entries) == list(range(11, 31))
+    assert {entry[1] for entry in entries} == {1}
+
+
+async def test_concurrent_removals_stop_at_zero(client, db, admin):
+    product = await create_product(db, stock=10)
+    responses = await asyncio.gather(*[
+        change(client, admin, product, {"adjustment": -1, "reason": "Damaged"})
+        for _ in range(15)
+    ])
+    assert sorted(response.status for response in responses) == [200] * 10 + [409] * 5
+    assert await stock_of(db, product) == 0
+    assert len(await ledger(db)) == 10
+
+
+async def test_adjustments_and_checkouts_share_the_ledger(client, db, settings, admin):
+    buyer = await create_buyer(db, settings, "ann@example.com")
+    product = await create_product(db, stock=2)
+    await fill_cart(client, buyer, (product, 2))
+    checkout, adjusted = await asyncio.gather(
+        client.post("/api/orders", json={"delivery_address": "1 Main St"}, headers=buyer.headers),
+        change(client, admin, product, {"adjustment": 5, "reason": "Delivery"}),
+    )
+    assert (checkout.status, adjusted.status) == (201, 200)
+    assert await stock_of(db, product) == 5
+    entries = await ledger(db)
+    assert sorted((entry[1], entry[2]) for entry in entries) == [(-2, "checkout"), (5, "Delivery")]
+    # Whatever the order they ran in, each row's stock_after follows from the one before it.
+    assert entries[0][3] in (0, 7) and entries[1][3] == 5
