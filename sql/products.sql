@@ -131,7 +131,8 @@ SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantit
   LEFT JOIN categories c ON c.id = p.category_id;
 
 -- name: update_product^
--- A partial update of an active product. NOT NULL columns keep their value when given NULL;
+-- A partial update of an active product (stock changes go through inventory_set_stock, which
+-- keeps the ledger). NOT NULL columns keep their value when given NULL;
 -- the nullable ones (category, SKU, image) change only when their set_* flag is true, so a
 -- client can clear them with an explicit null. The slug stays: links to the product survive
 -- a rename.
@@ -140,7 +141,6 @@ WITH updated AS (
        SET name = coalesce(:name::text, name),
            description = coalesce(:description::text, description),
            price = coalesce(:price::numeric, price),
-           stock_quantity = coalesce(:stock_quantity::integer, stock_quantity),
            category_id = CASE WHEN :set_category_id::boolean THEN :category_id::bigint
                               ELSE category_id END,
            sku = CASE WHEN :set_sku::boolean THEN :sku::text ELSE sku END,

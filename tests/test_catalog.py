@@ -791,3 +791,30 @@ async def test_the_unfiltered_total_follows_creates_deletes_and_bulk_loads(clien
     # A filtered list still counts what matches.
     in_stock = await (await client.get("/api/products?in_stock=true")).json()
     assert in_stock["total"] == 0
+
+
+async def test_a_stock_change_through_the_product_route_is_in_the_ledger(client, db, admin):
+    created = await client.post(
+        "/api/products", json={"name": "Kettle", "price": "30.00", "stock_quantity": 4},
+        headers=admin.headers,
+    )
+    product_id = (await created.json())["id"]
+    updated = await client.put(
+        f"/api/products/{product_id}", json={"stock_quantity": 9, "price": "31.00"},
+        headers=admin.headers,
+    )
+    assert updated.status == 200
+    body = await updated.json()
+    assert body["stock_quantity"] == 9 and body["price"] == "31.00" and body["in_stock"]
+    ledger = await db.fetchrow(
+        "SELECT delta, stock_after, actor_id, reason FROM inventory_ledger WHERE product_id = $1",
+        product_id,
+    )
+    assert dict(ledger) == {
+        "delta": 5, "stock_after": 9, "actor_id": admin.id, "reason": "Product edit."
+    }
+    # A price-only edit leaves the ledger alone.
+    await client.put(
+        f"/api/products/{product_id}", json={"price": "32.00"}, headers=admin.headers
+    )
+    assert await db.fetchval("SELECT count(*) FROM inventory_ledger") == 1

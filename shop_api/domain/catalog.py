@@ -173,28 +173,50 @@ async def create_product(
 
 
 async def update_product(
-    conn: Connection, product_id: int, changes: dict[str, Any]
-) -> asyncpg.Record:
-    """Change the given fields of an active product (`changes` holds only what was sent)."""
+    pool: asyncpg.Pool,
+    product_id: int,
+    changes: dict[str, Any],
+    *,
+    admin_id: int,
+    low_stock_threshold: int,
+) -> dict[str, Any]:
+    """Change the given fields of an active product (`changes` holds only what was sent).
+
+    A new stock level goes through the inventory's locked change, so it lands in the ledger
+    like any other correction.
+    """
+    from .inventory import change_stock  # inventory builds on the catalog, not the reverse
+
     name = changes.get("name")
-    row = await queries.update_product(
-        conn,
-        id=product_id,
-        name=name.strip() if name is not None else None,
-        description=changes.get("description"),
-        price=changes.get("price"),
-        stock_quantity=changes.get("stock_quantity"),
-        # Nullable columns: "sent as null" (clear it) differs from "not sent" (keep it).
-        set_category_id="category_id" in changes,
-        category_id=changes.get("category_id"),
-        set_sku="sku" in changes,
-        sku=changes.get("sku"),
-        set_image_url="image_url" in changes,
-        image_url=changes.get("image_url"),
-    )
-    if row is None:
-        raise NotFound("No such product.")
-    return row
+    async with pool.acquire() as conn, conn.transaction():
+        row = await queries.update_product(
+            conn,
+            id=product_id,
+            name=name.strip() if name is not None else None,
+            description=changes.get("description"),
+            price=changes.get("price"),
+            # Nullable columns: "sent as null" (clear it) differs from "not sent" (keep it).
+            set_category_id="category_id" in changes,
+            category_id=changes.get("category_id"),
+            set_sku="sku" in changes,
+            sku=changes.get("sku"),
+            set_image_url="image_url" in changes,
+            image_url=changes.get("image_url"),
+        )
+        if row is None:
+            raise NotFound("No such product.")
+        product = dict(row)
+        if changes.get("stock_quantity") is not None:
+            stock = await change_stock(
+                conn,
+                product_id=product_id,
+                admin_id=admin_id,
+                threshold=low_stock_threshold,
+                stock_quantity=changes["stock_quantity"],
+                reason="Product edit.",
+            )
+            product["stock_quantity"] = stock["stock_quantity"]
+    return product
 
 
 async def delete_product(conn: Connection, product_id: int) -> None:

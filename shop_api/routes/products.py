@@ -98,7 +98,8 @@ async def get_product(request: web.Request, product_id: int) -> web.Response:
     summary="Change a product",
     description=(
         "Only the fields sent change; `null` clears `category_id`, `sku` or `image_url`. "
-        "The slug stays as it was. A deleted product is a 404; a taken SKU a 409 `sku_taken`."
+        "The slug stays as it was. A new `stock_quantity` is written to the inventory ledger. "
+        "A deleted product is a 404; a taken SKU a 409 `sku_taken`."
     ),
     tag=TAG,
     access=ADMIN,
@@ -106,8 +107,16 @@ async def get_product(request: web.Request, product_id: int) -> web.Response:
     response=ProductOut,
     errors=(409,),
 )
-async def update_product(request: web.Request, product_id: int, body: dict) -> web.Response:
-    row = await catalog.update_product(request.app[db_pool_key], product_id, body)
+async def update_product(
+    request: web.Request, product_id: int, user: asyncpg.Record, body: dict
+) -> web.Response:
+    row = await catalog.update_product(
+        request.app[db_pool_key],
+        product_id,
+        body,
+        admin_id=user["id"],
+        low_stock_threshold=request.app[settings_key].low_stock_threshold,
+    )
     return json_response(product_out(row))
 
 
