@@ -68,31 +68,10 @@ WITH page AS (
 )
 SELECT page.*,
        json_build_object('id', u.id, 'email', u.email) AS owner,
-       i.items,
-       (SELECT json_build_object('id', pm.id, 'status', pm.status)
-          FROM payments pm
-         WHERE pm.order_id = page.id
-         ORDER BY pm.id DESC
-         LIMIT 1) AS payment
+       order_items_json(page.id) AS items,
+       order_payment_json(page.id) AS payment
   FROM page
   JOIN users u ON u.id = page.user_id
- CROSS JOIN LATERAL (
-       SELECT coalesce(
-                  json_agg(
-                      json_build_object(
-                          'product_id', oi.product_id,
-                          'product_name', oi.product_name,
-                          'quantity', oi.quantity,
-                          'price_at_purchase', oi.price_at_purchase::text,
-                          'line_total', round(oi.price_at_purchase * oi.quantity, 2)::text
-                      )
-                      ORDER BY oi.product_id
-                  ),
-                  '[]'
-              ) AS items
-         FROM order_items oi
-        WHERE oi.order_id = page.id
-       ) i
  ORDER BY page.created_at DESC, page.id DESC;
 
 -- name: admin_count_orders$
@@ -106,29 +85,8 @@ SELECT count(*)
 SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.delivery_address,
        o.notes, o.created_at, o.updated_at,
        json_build_object('id', u.id, 'email', u.email) AS owner,
-       i.items,
-       (SELECT json_build_object('id', pm.id, 'status', pm.status)
-          FROM payments pm
-         WHERE pm.order_id = o.id
-         ORDER BY pm.id DESC
-         LIMIT 1) AS payment
+       order_items_json(o.id) AS items,
+       order_payment_json(o.id) AS payment
   FROM orders o
   JOIN users u ON u.id = o.user_id
- CROSS JOIN LATERAL (
-       SELECT coalesce(
-                  json_agg(
-                      json_build_object(
-                          'product_id', oi.product_id,
-                          'product_name', oi.product_name,
-                          'quantity', oi.quantity,
-                          'price_at_purchase', oi.price_at_purchase::text,
-                          'line_total', round(oi.price_at_purchase * oi.quantity, 2)::text
-                      )
-                      ORDER BY oi.product_id
-                  ),
-                  '[]'
-              ) AS items
-         FROM order_items oi
-        WHERE oi.order_id = o.id
-       ) i
  WHERE o.id = :order_id;

@@ -69,32 +69,11 @@ SELECT placed.*,
 
 -- name: order_detail^
 -- One order with its items; user_id NULL reads any user's order (admin views).
-SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.delivery_address, o.notes,
-       o.created_at, o.updated_at, i.items,
-       -- The latest payment: payments_order_id_idx makes it one index probe.
-       (SELECT json_build_object('id', pm.id, 'status', pm.status)
-          FROM payments pm
-         WHERE pm.order_id = o.id
-         ORDER BY pm.id DESC
-         LIMIT 1) AS payment
+SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.delivery_address,
+       o.notes, o.created_at, o.updated_at,
+       -- Functions of migration 0009, shared by every query that shows an order.
+       order_items_json(o.id) AS items, order_payment_json(o.id) AS payment
   FROM orders o
- CROSS JOIN LATERAL (
-       SELECT coalesce(
-                  json_agg(
-                      json_build_object(
-                          'product_id', oi.product_id,
-                          'product_name', oi.product_name,
-                          'quantity', oi.quantity,
-                          'price_at_purchase', oi.price_at_purchase::text,
-                          'line_total', round(oi.price_at_purchase * oi.quantity, 2)::text
-                      )
-                      ORDER BY oi.product_id
-                  ),
-                  '[]'
-              ) AS items
-         FROM order_items oi
-        WHERE oi.order_id = o.id
-       ) i
  WHERE o.id = :order_id
    AND (:user_id::bigint IS NULL OR o.user_id = :user_id);
 
@@ -110,30 +89,8 @@ WITH page AS (
      ORDER BY created_at DESC, id DESC
      LIMIT :limit OFFSET :offset
 )
-SELECT page.*, i.items,
-       (SELECT json_build_object('id', pm.id, 'status', pm.status)
-          FROM payments pm
-         WHERE pm.order_id = page.id
-         ORDER BY pm.id DESC
-         LIMIT 1) AS payment
+SELECT page.*, order_items_json(page.id) AS items, order_payment_json(page.id) AS payment
   FROM page
- CROSS JOIN LATERAL (
-       SELECT coalesce(
-                  json_agg(
-                      json_build_object(
-                          'product_id', oi.product_id,
-                          'product_name', oi.product_name,
-                          'quantity', oi.quantity,
-                          'price_at_purchase', oi.price_at_purchase::text,
-                          'line_total', round(oi.price_at_purchase * oi.quantity, 2)::text
-                      )
-                      ORDER BY oi.product_id
-                  ),
-                  '[]'
-              ) AS items
-         FROM order_items oi
-        WHERE oi.order_id = page.id
-       ) i
  ORDER BY page.created_at DESC, page.id DESC;
 
 -- name: count_orders$
