@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 import swagger_ui_bundle
 from aiohttp import web
 
+from . import admin_web
 from .broker import create_broker
 from .db import create_pool
 from .keys import db_pool_key, openapi_key, outbox_wake_key, redis_key, settings_key
@@ -58,7 +59,7 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, wake_relay_middleware],
+        middlewares=[error_middleware, admin_web.admin_pages_middleware, wake_relay_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
@@ -67,5 +68,6 @@ def create_app(settings: Settings) -> web.Application:
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     app.router.add_static("/api/docs/static", swagger_ui_bundle.swagger_ui_path)
+    admin_web.setup(app)
     app[openapi_key] = build_openapi(app)
     return app

@@ -421,6 +421,7 @@ def _announce(port: int, timeout: float = 60.0) -> None:
             f"    API     {base}\n"
             f"    Docs    {base}/docs\n"
             f"    Health  {base}/health\n"
+            f"    Admin   http://127.0.0.1:{port}/admin/\n"
             f"  Press Ctrl-C to stop.\n",
             flush=True,
         )

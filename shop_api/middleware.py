@@ -31,7 +31,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 # Raised when PostgreSQL or Redis cannot be reached: the client should retry later.
-_DEPENDENCY_DOWN = (
+DEPENDENCY_DOWN = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     OSError,
@@ -55,7 +55,7 @@ def problem_response(error: ApiError, request_id: str) -> web.Response:
     )
 
 
-def _from_http_exception(exc: web.HTTPException) -> ApiError:
+def from_http_exception(exc: web.HTTPException) -> ApiError:
     if isinstance(exc, web.HTTPNotFound):
         return NotFound()
     if isinstance(exc, web.HTTPMethodNotAllowed):
@@ -89,8 +89,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(_from_http_exception(exc), request_id)
-    except _DEPENDENCY_DOWN:
+        return problem_response(from_http_exception(exc), request_id)
+    except DEPENDENCY_DOWN:
         log.exception("dependency unavailable on %s %s", request.method, request.path)
         return problem_response(
             Unavailable("A service this request needs is unavailable; try again shortly."),

@@ -7,6 +7,7 @@ import hashlib
 import redis.asyncio as aioredis
 
 from .errors import RateLimited
+from .settings import Settings
 
 WINDOW_SECONDS = 60
 
@@ -27,3 +28,13 @@ async def hit(redis: aioredis.Redis, key: str, limit: int, window: int = WINDOW_
         _, count, ttl = await pipe.execute()
     if count > limit:
         raise RateLimited(retry_after=max(int(ttl), 1))
+
+
+async def hit_login(
+    redis: aioredis.Redis, settings: Settings, *, address: str, email: str, scope: str
+) -> None:
+    """One login-like attempt: counted per client address (every such form together) and per
+    email within `scope`. The API login and the admin pages' form login share scope "login", so
+    an email gets RATE_LIMIT_LOGIN tries a minute whichever door is knocked on."""
+    await hit(redis, limit_key("address", address), settings.rate_limit_address)
+    await hit(redis, limit_key(scope, email), settings.rate_limit_login)

@@ -59,10 +59,18 @@ class Settings:
     relay_in_web: bool = True
     # A payment still pending after this long is settled again by the reconciliation job.
     reconcile_after_seconds: int = 300
+    # The admin pages' cookies carry `Secure`; None means "when ENV=production" (see cookie_secure).
+    session_cookie_secure: bool | None = None
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.session_cookie_secure is None:
+            return self.is_production
+        return self.session_cookie_secure
 
     @property
     def effective_broker_url(self) -> str:
@@ -108,6 +116,11 @@ class Settings:
             relay_in_web=_bool(get("RELAY_IN_WEB", "true")),
             reconcile_after_seconds=int(
                 get("RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds)
+            ),
+            session_cookie_secure=(
+                _bool(get("SESSION_COOKIE_SECURE", ""))
+                if get("SESSION_COOKIE_SECURE", "").strip()
+                else None
             ),
         )
         settings.check()

@@ -55,9 +55,14 @@ async def register(
     return user
 
 
-async def login(
+async def check_credentials(
     pool: asyncpg.Pool, settings: Settings, *, email: str, password: str
-) -> tuple[asyncpg.Record, TokenPair]:
+) -> asyncpg.Record:
+    """The active user with this email and password, else InvalidCredentials / AccountDisabled.
+
+    Shared by the API login, which then issues tokens, and the admin pages' form login, which
+    starts a session instead and has no use for a token pair.
+    """
     row = await queries.get_login_by_email(pool, email=email.strip())
     matches = await verify_password(
         password, row["password_hash"] if row else None, settings.bcrypt_rounds
@@ -66,6 +71,13 @@ async def login(
         raise InvalidCredentials()
     if not row["is_active"]:
         raise AccountDisabled()
+    return row
+
+
+async def login(
+    pool: asyncpg.Pool, settings: Settings, *, email: str, password: str
+) -> tuple[asyncpg.Record, TokenPair]:
+    row = await check_credentials(pool, settings, email=email, password=password)
     async with pool.acquire() as conn:
         pair = await issue_pair(conn, settings, row, family_id=uuid.uuid4())
     return row, pair

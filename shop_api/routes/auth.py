@@ -30,12 +30,13 @@ TAG = "Authentication"
 
 async def _limit(request: web.Request, *, email: str, scope: str) -> None:
     """Per client address (login and register together) and per email (each route)."""
-    settings, redis = request.app[settings_key], request.app[redis_key]
-    address = request.remote or "unknown"
-    await ratelimit.hit(
-        redis, ratelimit.limit_key("address", address), settings.rate_limit_address
+    await ratelimit.hit_login(
+        request.app[redis_key],
+        request.app[settings_key],
+        address=request.remote or "unknown",
+        email=email,
+        scope=scope,
     )
-    await ratelimit.hit(redis, ratelimit.limit_key(scope, email), settings.rate_limit_login)
 
 
 @routes.post("/api/auth/register")

@@ -1,0 +1,69 @@
+"""`@admin_page`: the admin pages' counterpart of `@endpoint(access=ADMIN)`, for a browser.
+
+No session sends the browser to the login page (and back here afterwards); a POST must carry
+the session's CSRF token or it is refused (403) before the handler runs. Handlers receive the
+`session` and, for a POST, the parsed `form`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from yarl import URL
+
+from . import sessions
+
+LOGIN_PATH = "/admin/login"
+HOME_PATH = "/admin/"
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+def see_other(location: str) -> web.Response:
+    """303: after a form, the browser GETs `location` (reloading it never re-sends the form)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def safe_next(value: object) -> str:
+    """`value` when it is a page of this admin, else the dashboard: a login or form link can
+    never send the browser to another site (open redirect)."""
+    if not isinstance(value, str) or not value or any(c in value for c in "\\\r\n\t"):
+        return HOME_PATH
+    try:
+        url = URL(value)
+    except ValueError:
+        return HOME_PATH
+    if url.is_absolute() or value.startswith("//"):
+        return HOME_PATH
+    if not url.path.startswith(HOME_PATH) or url.path.startswith(LOGIN_PATH):
+        return HOME_PATH
+    return value
+
+
+def login_url(request: web.Request) -> str:
+    target = request.path_qs if request.method == "GET" else HOME_PATH
+    if target == HOME_PATH:
+        return LOGIN_PATH
+    return str(URL(LOGIN_PATH).with_query(next=target))
+
+
+def admin_page(handler: Handler) -> Handler:
+    wants = set(inspect.signature(handler).parameters)
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        session = await sessions.load(request)
+        if session is None:
+            return see_other(login_url(request))
+        kwargs: dict[str, Any] = {"session": session}
+        if request.method == "POST":
+            form = await request.post()
+            sessions.check_csrf(session, form)
+            kwargs["form"] = form
+        return await handler(request, **{k: v for k, v in kwargs.items() if k in wants})
+
+    return guarded

@@ -1,0 +1,129 @@
+"""Under /admin: errors as HTML pages instead of problem+json, and the headers a browser UI needs.
+
+It sits inside `error_middleware`, which still gives every response its request id and is still
+the only error handler of everything outside /admin, so the JSON API behaves exactly as before.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import asyncpg
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from marshmallow import ValidationError
+
+from ..errors import ApiError, Unavailable, ValidationFailed, from_constraint
+from ..logs import request_id_var
+from ..middleware import DEPENDENCY_DOWN, from_http_exception
+from .templating import render
+
+log = logging.getLogger("shop_api.admin_web")
+
+PREFIX = "/admin"
+STATIC_PREFIX = "/admin/static/"
+
+# Everything is served by the app itself: no inline script, no other origin, no framing
+# (clickjacking), forms post only back here. The chart is inline SVG markup, which needs none.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def is_admin_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+@web.middleware
+async def admin_pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not is_admin_path(request.path):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            _secure(request, exc)
+            raise
+        response = await _error_page(request, from_http_exception(exc))
+    except ApiError as exc:
+        response = await _error_page(request, exc)
+    except ValidationError as exc:
+        response = await _error_page(request, ValidationFailed(exc.normalized_messages()))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        mapped = from_constraint(exc.constraint_name)
+        if mapped is None:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = await _internal_error(request)
+        else:
+            response = await _error_page(request, mapped)
+    except DEPENDENCY_DOWN:
+        log.exception("dependency unavailable on %s %s", request.method, request.path)
+        response = await _error_page(
+            request, Unavailable("A service this page needs is unavailable; try again shortly.")
+        )
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        response = await _internal_error(request)
+    _secure(request, response)
+    return response
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.path.startswith(STATIC_PREFIX):
+        # Pages show customers' data and carry CSRF tokens: never kept by a shared cache, nor
+        # shown again from the back/forward history of a signed-out browser.
+        headers["Cache-Control"] = "no-store"
+
+
+async def _error_page(request: web.Request, error: ApiError) -> web.Response:
+    # A bearer challenge would make no sense to a browser showing an HTML page.
+    headers = {k: v for k, v in error.headers.items() if k != "WWW-Authenticate"}
+    response = await render(
+        request,
+        "error.html",
+        {
+            "status": error.status,
+            "title": error.title,
+            "detail": error.detail or "",
+            "errors": readable_errors(error.errors),
+            "request_id": "",
+        },
+        status=error.status,
+    )
+    response.headers.update(headers)
+    return response
+
+
+async def _internal_error(request: web.Request) -> web.Response:
+    return await render(
+        request,
+        "error.html",
+        {
+            "status": 500,
+            "title": "Something went wrong",
+            "detail": "The error has been logged. Quote this reference if you report it:",
+            "errors": [],
+            "request_id": request_id_var.get(),
+        },
+        status=500,
+    )
+
+
+def readable_errors(errors: object) -> list[str]:
+    """Field errors ({field: [message]}) as lines a person can read."""
+    if not isinstance(errors, dict):
+        return []
+    lines = []
+    for field, messages in errors.items():
+        name = str(field).replace("_", " ").capitalize()
+        if isinstance(messages, list):
+            lines.extend(f"{name}: {message}" for message in messages if isinstance(message, str))
+        elif isinstance(messages, str):
+            lines.append(f"{name}: {messages}")
+    return lines
