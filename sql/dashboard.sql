@@ -53,24 +53,14 @@ SELECT days.day AS date,
 
 -- name: dashboard_top_products
 -- Best sellers of all time by units in revenue orders, with the product's current name (the
--- snapshot names of its order lines may differ); ties go to the lower id. It aggregates every
--- order line of a revenue order: 0.45-0.7 s for 900,000 lines over 100,000 products, which no
--- index shortens (a covering index and a units-first variant were tried). A sales rollup table
--- kept by the order transactions is the next step if the dashboard becomes hot.
-SELECT sold.product_id, p.name, sold.units_sold, round(sold.revenue, 2)::text AS revenue
-  FROM (
-        SELECT oi.product_id,
-               sum(oi.quantity) AS units_sold,
-               sum(oi.price_at_purchase * oi.quantity) AS revenue
-          FROM order_items oi
-          JOIN orders o ON o.id = oi.order_id
-         WHERE o.status IN ('paid', 'processing', 'shipped', 'delivered')
-         GROUP BY oi.product_id
-         ORDER BY units_sold DESC, oi.product_id
-         LIMIT :limit
-       ) sold
-  JOIN products p ON p.id = sold.product_id
- ORDER BY sold.units_sold DESC, sold.product_id;
+-- snapshot names of its order lines may differ); ties go to the lower id. product_sales (0010)
+-- is kept by the order status trigger, so this reads the first entries of its units index.
+SELECT s.product_id, p.name, s.units_sold, round(s.revenue, 2)::text AS revenue
+  FROM product_sales s
+  JOIN products p ON p.id = s.product_id
+ WHERE s.units_sold > 0
+ ORDER BY s.units_sold DESC, s.product_id
+ LIMIT :limit;
 
 -- name: dashboard_low_stock
 -- Products on sale at or below the threshold, emptiest first: products_active_stock_idx (0006).

@@ -168,3 +168,31 @@ async def test_low_stock_follows_the_threshold_setting_and_shows_twenty(
     body = await dashboard(client, admin)
     assert [row["product_id"] for row in body["low_stock"]] == empty[:20]
     assert all(row["stock_quantity"] == 0 for row in body["low_stock"])
+
+
+async def test_best_sellers_stay_exact_when_orders_are_paid_at_once(client, db, settings, admin):
+    import asyncio
+
+    mug = await create_product(db, name="Mug", price="3.00", stock=100)
+    pen = await create_product(db, name="Pen", price="1.00", stock=100)
+    buyers = [await create_buyer(db, settings, f"b{n}@example.com") for n in range(12)]
+    orders = []
+    for n, buyer in enumerate(buyers):
+        # Half the carts list the products the other way round.
+        lines = [(mug, 2), (pen, 1)] if n % 2 else [(pen, 1), (mug, 2)]
+        orders.append(await place(client, buyer, *lines))
+
+    async def pay(order_id: int):
+        return await client.put(
+            f"/api/admin/orders/{order_id}/status", json={"status": "paid"},
+            headers=admin.headers,
+        )
+
+    responses = await asyncio.gather(*(pay(order_id) for order_id in orders))
+    assert [response.status for response in responses] == [200] * 12
+    await move(client, admin, orders[0], "cancelled")
+    top = (await dashboard(client, admin))["top_products"]
+    assert top == [
+        {"product_id": mug, "name": "Mug", "units_sold": 22, "revenue": "66.00"},
+        {"product_id": pen, "name": "Pen", "units_sold": 11, "revenue": "11.00"},
+    ]
