@@ -452,3 +452,46 @@ async def test_recommendations_route(client, db, settings, pool):
     assert listed["items"][0]["price"] == "10.00"
     missing = await client.get(f"/api/products/{gone}/recommendations")
     assert missing.status == 404
+
+
+async def test_a_payment_that_lands_after_cancellation_is_refunded(
+    client, db, settings, pool, worker, relay
+):
+    buyer, _, order = await _place_order(client, db, settings)
+    payment = await _pay(client, buyer, order["id"], "tok_visa")
+    # The customer cancels while the settlement message has not been relayed yet.
+    cancelled = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
+    assert cancelled.status == 200
+    refunded = await eventually(
+        lambda: _payment_status(client, buyer, payment["id"], wanted=("refunded",)),
+        pool=pool, relay=relay,
+    )
+    assert refunded["status"] == "refunded"
+    detail = await (await client.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()
+    assert detail["status"] == "cancelled"
+
+
+async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settings, pool):
+    from shop_api.domain import payments
+    from shop_api.gateway import TransientGatewayError
+
+    class Unreachable:
+        name = "unreachable"
+
+        async def charge(self, **_):
+            raise TransientGatewayError("timeout")
+
+    buyer, _, order = await _place_order(client, db, settings)
+    payment = await _pay(client, buyer, order["id"], "tok_visa")
+    for _ in range(2):
+        with pytest.raises(TransientGatewayError):
+            await payments.settle(pool, Unreachable(), payment["id"], max_attempts=3)
+    assert await payments.settle(pool, Unreachable(), payment["id"], max_attempts=3) == "failed"
+    row = await db.fetchrow(
+        "SELECT status, failure_reason, attempts FROM payments WHERE id = $1", payment["id"]
+    )
+    assert dict(row) == {"status": "failed", "failure_reason": "processing_error", "attempts": 3}
+    assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == "pending"
+    assert await db.fetchval(
+        "SELECT count(*) FROM outbox WHERE topic = 'payment.failed'"
+    ) == 1
