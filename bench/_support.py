@@ -1,13 +1,18 @@
-"""What the benchmarks share: services to run against, percentiles, waiting for a server."""
+"""What the benchmarks share: services to run against, a fresh bench database, percentiles,
+waiting for a server and stopping what a bench started."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -47,14 +52,83 @@ def start_services(name: str) -> tuple[dict[str, str], list]:
     return env, started
 
 
-async def wait_until_up(session: aiohttp.ClientSession, base: str, within: float = 30) -> None:
+async def fresh_bench_database(database_url: str) -> None:
+    """Create the database if missing, drop and recreate its public schema, and migrate it.
+
+    It empties the database, so its name must contain "bench". The database is created through
+    the `postgres` database of the same server (TCP or, for the embedded one, Unix socket: the
+    URL's query, such as ?host=/path, is kept).
+    """
+    import asyncpg
+
+    from shop_api.migrate import apply_migrations
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to rebuild {name!r}: a bench database's name contains 'bench'")
+    server = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            quoted = name.replace('"', '""')
+            await server.execute(f'CREATE DATABASE "{quoted}"')
+    finally:
+        await server.close()
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+    apply_migrations(database_url)
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(f"port {port} is in use: pass --port") from None
+
+
+HEALTH_TIMEOUT = aiohttp.ClientTimeout(total=2)
+
+
+async def wait_until_up(
+    session: aiohttp.ClientSession,
+    base: str,
+    within: float = 30,
+    *,
+    process: subprocess.Popen | None = None,
+) -> None:
+    """Return once GET /api/health answers 200; give up after `within` seconds, or as soon as
+    `process` (the server, when given) has exited."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit("the server exited during start-up")
         try:
-            async with session.get(f"{base}/api/health") as response:
+            async with session.get(f"{base}/api/health", timeout=HEALTH_TIMEOUT) as response:
                 if response.status == 200:
                     return
-        except aiohttp.ClientError:
+        except (TimeoutError, aiohttp.ClientError):
             pass
         await asyncio.sleep(0.2)
     raise SystemExit("the server did not come up")
+
+
+def stop_all(
+    processes: Sequence[subprocess.Popen], services: Sequence = (), within: float = 15
+) -> None:
+    """Terminate the processes (killing any still running after `within` seconds), then stop
+    the embedded services, the last started first."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(within)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for service in reversed(services):
+        service.stop()

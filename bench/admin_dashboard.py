@@ -24,21 +24,21 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from _support import describe, start_services, wait_until_up  # noqa: E402
+from _support import (
+    ROOT,
+    describe,
+    ensure_port_free,
+    fresh_bench_database,
+    start_services,
+    stop_all,
+    wait_until_up,
+)
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/shop_bench_admin"
 SECRET_KEY = "bench-admin-dashboard-secret-key-0123456789abcdef"
@@ -99,25 +99,12 @@ SELECT id, NULL, 'pending', created_at FROM orders
 
 async def prepare_database(database_url: str, *, products: int, orders: int) -> None:
     from shop_api.domain.accounts import create_admin
-    from shop_api.migrate import apply_migrations
     from shop_api.seed import seed_demo, seed_synthetic_products
     from shop_api.settings import Settings
 
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to rebuild {name!r}: a bench database's name contains 'bench'")
-    server = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await server.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await server.close()
-
+    await fresh_bench_database(database_url)
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-        apply_migrations(database_url)
         settings = Settings(database_url=database_url, bcrypt_rounds=4)
         started = time.perf_counter()
         demo = await seed_demo(conn, settings)
@@ -209,15 +196,6 @@ async def measure(base: str, requests: int) -> None:
         print(describe(f"GET /admin/ ({page_size:,} bytes of HTML)", page))
 
 
-def ensure_port_free(port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise SystemExit(f"port {port} is in use: pass --port") from None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=100_000)
@@ -230,7 +208,7 @@ def main() -> None:
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ["DATABASE_URL"] = database_url  # only Redis may be embedded
     env, started = start_services("shop_bench_admin")
-    server = None
+    processes: list[subprocess.Popen] = []
     try:
         asyncio.run(prepare_database(database_url, products=args.products, orders=args.orders))
         figures = asyncio.run(time_figures(database_url, args.requests))
@@ -242,20 +220,16 @@ def main() -> None:
             RELAY_IN_WEB="false",
             SESSION_COOKIE_SECURE="false",
         )
-        server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        processes.append(subprocess.Popen(  # noqa: S603 - fixed arguments
             [sys.executable, "-m", "shop_api.cli", "serve", "--port", str(args.port)],
             env=env,
             cwd=ROOT,
-        )
+        ))
         print(f"1 web process (shop-api serve, one event loop), {os.cpu_count()} CPUs, "
               f"sequential requests after 5 untimed ones")
         asyncio.run(measure(f"http://127.0.0.1:{args.port}", args.requests))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
-        for service in reversed(started):
-            service.stop()
+        stop_all(processes, started)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 import time
 
 import aiohttp
-from _support import describe, start_services, wait_until_up
+from _support import describe, start_services, stop_all, wait_until_up
 
 EMAIL, PASSWORD = "bench-login@example.com", "bench-password-1"
 
@@ -93,10 +93,7 @@ def main() -> None:
         print(f"one web process, BCRYPT_ROUNDS={args.rounds}, {os.cpu_count()} CPUs")
         asyncio.run(measure(f"http://127.0.0.1:{args.port}", args.sequential, args.concurrent))
     finally:
-        server.terminate()
-        server.wait(10)
-        for service in reversed(started):
-            service.stop()
+        stop_all([server], started)
 
 
 if __name__ == "__main__":

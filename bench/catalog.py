@@ -5,11 +5,12 @@
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/shop_bench \\
     REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/catalog.py
 
-Steps: empty the bench database (its name must contain "bench": this drops its schema),
-migrate, seed the demo shop plus synthetic products up to --products, VACUUM ANALYZE, print the
-EXPLAIN ANALYZE summary of the list query for every filter (flagging any sequential scan of
-products), start ONE web process (`shop-api serve`, one event loop), run wrk against each
-scenario for --duration seconds, print requests/s and p50/p99, and stop everything it started.
+Steps: create the bench database if missing and empty it (its name must contain "bench": this
+drops its schema), migrate, seed the demo shop plus synthetic products up to --products, VACUUM
+ANALYZE, print the EXPLAIN ANALYZE summary of the list query for every filter (flagging any
+sequential scan of products), start ONE web process (`shop-api serve`, one event loop), run
+wrk against each scenario for --duration seconds, print requests/s and p50/p99, and stop
+everything it started.
 wrk runs one thread (-t1) so it takes as little CPU from the server as it can.
 """
 
@@ -20,20 +21,22 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import aiohttp
+from _support import (
+    ensure_port_free,
+    fresh_bench_database,
+    start_services,
+    stop_all,
+    wait_until_up,
+)
 
 SEARCHES = [
     "walnut", "leather wallet", '"desk lamp"', "wool -scarf", "ceramic mug", "travel kettle",
@@ -85,38 +88,16 @@ def wrk_command() -> str:
     return found
 
 
-def start_services() -> tuple[dict[str, str], list]:
-    env = dict(os.environ)
-    started = []
-    if "DATABASE_URL" not in env or "REDIS_URL" not in env:
-        from shop_api.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
-
-        if "DATABASE_URL" not in env:
-            postgres = EmbeddedPostgres(DATA_DIR / "bench-pg")
-            env["DATABASE_URL"] = postgres.start("shop_bench")
-            started.append(postgres)
-        if "REDIS_URL" not in env:
-            redis_server = EmbeddedRedis(DATA_DIR / "bench-redis", persist=False)
-            env["REDIS_URL"] = redis_server.start()
-            started.append(redis_server)
-    return env, started
-
-
 async def prepare_database(database_url: str, products: int) -> list[int]:
     """A fresh bench database with `products` active products; returns some of their ids."""
     import asyncpg
 
-    from shop_api.migrate import apply_migrations
     from shop_api.seed import seed_demo, seed_synthetic_products
     from shop_api.settings import Settings
 
-    name = (urlsplit(database_url).path or "/").lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to empty {name!r}: the bench database's name holds 'bench'")
+    await fresh_bench_database(database_url)
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-        apply_migrations(database_url)
         started = time.perf_counter()
         demo = await seed_demo(conn, Settings(database_url=database_url, bcrypt_rounds=4))
         synthetic = max(0, products - demo.products)
@@ -243,26 +224,9 @@ def run_wrk(base: str, name: str, paths: list[str], args: argparse.Namespace) ->
     return parse_wrk(name, result.stdout)
 
 
-def ensure_port_free(port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            raise SystemExit(f"port {port} is in use: pass --port") from None
-
-
-def wait_until_up(base: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("the web server exited during start-up")
-        try:
-            with urllib.request.urlopen(f"{base}/api/health", timeout=2):  # noqa: S310
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise SystemExit("the web server did not come up")
+async def wait_for_server(base: str, server: subprocess.Popen) -> None:
+    async with aiohttp.ClientSession() as session:
+        await wait_until_up(session, base, process=server)
 
 
 def main() -> None:
@@ -275,8 +239,8 @@ def main() -> None:
     wrk_command()
     ensure_port_free(args.port)
 
-    env, started = start_services()
-    server = None
+    env, started = start_services("shop_bench")
+    processes: list[subprocess.Popen] = []
     try:
         ids = asyncio.run(prepare_database(env["DATABASE_URL"], args.products))
         print("\nEXPLAIN ANALYZE of the list query (page of 20), how products are read:")
@@ -287,8 +251,9 @@ def main() -> None:
         server = subprocess.Popen(  # noqa: S603 - fixed arguments
             [sys.executable, "-m", "shop_api.cli", "serve", "--port", str(args.port)], env=env
         )
+        processes.append(server)
         base = f"http://127.0.0.1:{args.port}"
-        wait_until_up(base, server)
+        asyncio.run(wait_for_server(base, server))
         print(
             f"\n1 web process (shop-api serve, one event loop, pool of "
             f"{env.get('DB_POOL_MAX', '10')}), PostgreSQL on the same machine, "
@@ -303,11 +268,7 @@ def main() -> None:
             print(f"  {outcome.scenario:<40} {outcome.requests_per_second:>8.0f} req/s   "
                   f"p50 {outcome.p50:>8}   p99 {outcome.p99:>8}   errors: {outcome.errors}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
-        for service in reversed(started):
-            service.stop()
+        stop_all(processes, started)
 
 
 if __name__ == "__main__":

@@ -30,47 +30,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+from _support import ROOT, fresh_bench_database, percentile, stop_all, wait_until_up
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from shop_api.security import tokens  # noqa: E402
-from shop_api.settings import Settings  # noqa: E402
+from shop_api.security import tokens
+from shop_api.settings import Settings
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/shop_bench_checkout"
 SECRET_KEY = "bench-checkout-secret-key-0123456789-abcdefghij"
 ADDRESS = {"delivery_address": "1 Bench Street, Loadtown"}
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
-async def prepare_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise SystemExit(f"refusing to rebuild {name!r}: a bench database's name contains 'bench'")
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await conn.close()
-    from shop_api.migrate import apply_migrations
-
-    apply_migrations(database_url)
 
 
 async def seed(conn: asyncpg.Connection, *, buyers: int, hot: bool) -> list[int]:
@@ -227,17 +197,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
 async def measure(args: argparse.Namespace, database_url: str, settings: Settings) -> None:
     base = f"http://127.0.0.1:{args.port}"
     async with aiohttp.ClientSession() as session:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                async with session.get(f"{base}/api/health") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not come up")
-            await asyncio.sleep(0.2)
+        await wait_until_up(session, base)
 
     conn = await asyncpg.connect(database_url)
     try:
@@ -280,7 +240,7 @@ def main() -> None:
 
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     settings = Settings(database_url=database_url, secret_key=SECRET_KEY)
-    asyncio.run(prepare_database(database_url))
+    asyncio.run(fresh_bench_database(database_url))
     env = dict(
         os.environ,
         DATABASE_URL=database_url,
@@ -304,8 +264,7 @@ def main() -> None:
         )
         asyncio.run(measure(args, database_url, settings))
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_all([server])
     if args.trace:
         asyncio.run(trace_checkout(database_url, settings))
 

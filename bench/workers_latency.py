@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
-from _support import describe, start_services, wait_until_up
+from _support import describe, start_services, stop_all, wait_until_up
 
 PASSWORD = "bench-password-1"
 
@@ -31,7 +31,11 @@ PASSWORD = "bench-password-1"
 async def prepare(database_url: str, orders: int) -> list[int]:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("TRUNCATE products, users, outbox RESTART IDENTITY CASCADE")
+        # sent_emails too: its keys are outbox ids, which start again at 1 here; a row left by an
+        # earlier run would make this run's email "already sent", never written.
+        await conn.execute(
+            "TRUNCATE products, users, outbox, sent_emails RESTART IDENTITY CASCADE"
+        )
         return [
             await conn.fetchval(
                 "INSERT INTO products (name, slug, price, stock_quantity) "
@@ -123,15 +127,7 @@ def main() -> None:
         time.sleep(2)  # the worker boots its pool and starts consuming
         asyncio.run(measure(f"http://127.0.0.1:{args.port}", mail_dir, products, args.orders))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for service in reversed(started):
-            service.stop()
+        stop_all(processes, started)
 
 
 if __name__ == "__main__":
