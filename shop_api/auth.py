@@ -20,9 +20,7 @@ class AccountDisabled(ApiError):
 
 def check_token_still_valid(user: asyncpg.Record | None, claims: dict) -> asyncpg.Record:
     """A token dies with its user, a deactivation, or a password change (version bump)."""
-    if user is None or user["token_version"] != claims["ver"]:
-        raise Unauthorized("The token is no longer valid.")
-    if not user["is_active"]:
+    if user is None or user["token_version"] != claims["ver"] or not user["is_active"]:
         raise Unauthorized("The token is no longer valid.")
     return user
 

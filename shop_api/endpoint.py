@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -45,7 +45,6 @@ class EndpointSpec:
     status: int
     errors: tuple[int, ...]
     description: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
     idempotent: bool = False
 
 
@@ -63,7 +62,6 @@ def endpoint(
     status: int = 200,
     errors: tuple[int, ...] = (),
     description: str = "",
-    headers: Mapping[str, str] | None = None,
     idempotent: bool = False,
 ) -> Callable[[Handler], Handler]:
     spec = EndpointSpec(
@@ -76,7 +74,6 @@ def endpoint(
         status=status,
         errors=errors,
         description=description,
-        headers=dict(headers or {}),
         idempotent=idempotent,
     )
 

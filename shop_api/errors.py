@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+# RFC 9110 15.5.2: every 401 names the scheme that would work, invalid_credentials included.
+BEARER_CHALLENGE = 'Bearer realm="shop-api"'
+
 
 class ApiError(Exception):
     status: int = 500
@@ -25,6 +28,8 @@ class ApiError(Exception):
             self.code = code
         self.errors = errors
         self.headers = dict(headers or {})
+        if self.status == 401:
+            self.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
 
     @property
     def title(self) -> str:
@@ -53,7 +58,6 @@ class Unauthorized(ApiError):
 
     def __init__(self, detail: str | None = "Authentication required.", **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
-        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="shop-api"')
 
 
 class Forbidden(ApiError):

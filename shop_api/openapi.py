@@ -104,16 +104,13 @@ def _responses(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
     success: dict[str, Any] = {"description": phrase}
     if endpoint.response is not None:
         success["content"] = {"application/json": {"schema": endpoint.response}}
-    if endpoint.headers:
-        success["headers"] = {
-            name: {"description": text, "schema": {"type": "string"}}
-            for name, text in endpoint.headers.items()
-        }
     if endpoint.idempotent:
-        success.setdefault("headers", {})[REPLAYED_HEADER] = {
-            "description": "`true` when this is the stored answer to an earlier request "
-            "with the same Idempotency-Key.",
-            "schema": {"type": "string", "enum": ["true"]},
+        success["headers"] = {
+            REPLAYED_HEADER: {
+                "description": "`true` when this is the stored answer to an earlier request "
+                "with the same Idempotency-Key.",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
         }
     responses: dict[str, Any] = {str(endpoint.status): success}
     for status in sorted(_error_statuses(path, endpoint)):

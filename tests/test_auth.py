@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import TEST_PASSWORD, create_account
-
-PROBLEM = "application/problem+json"
+from conftest import PROBLEM, TEST_PASSWORD, create_account
 
 
 async def register(client, email="new@example.com", password="s3cret-pass", **extra):
@@ -115,6 +113,15 @@ async def test_wrong_password_and_unknown_email_answer_the_same(client, customer
     assert [r.status for r in (wrong, unknown, too_long)] == [401, 401, 401]
     assert all(b["code"] == "invalid_credentials" for b in bodies)
     assert bodies[0]["detail"] == bodies[1]["detail"]
+
+
+async def test_wrong_credentials_401_names_the_bearer_scheme(client, customer):
+    # RFC 9110: every 401 carries WWW-Authenticate, not only the `unauthorized` ones.
+    wrong = await client.post(
+        "/api/auth/login", json={"email": customer.email, "password": "wrong-pass-1"}
+    )
+    assert wrong.status == 401
+    assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 async def test_deactivated_account_cannot_log_in_and_its_tokens_die(client, db, customer):

@@ -30,12 +30,6 @@ routes = web.RouteTableDef()
 TAG = "Admin"
 
 
-def _page(items: list, query: dict, total: int) -> web.Response:
-    return json_response(
-        page_body(items, page=query["page"], per_page=query["per_page"], total=total)
-    )
-
-
 @routes.get("/api/admin/dashboard")
 @endpoint(
     summary="Sales dashboard",
@@ -78,7 +72,7 @@ async def list_users(request: web.Request, query: dict) -> web.Response:
         page=query["page"],
         per_page=query["per_page"],
     )
-    return _page([user_out(row) for row in rows], query, total)
+    return json_response(page_body([user_out(row) for row in rows], query, total))
 
 
 @routes.put(r"/api/admin/users/{user_id:\d+}/toggle-status")
@@ -121,7 +115,7 @@ async def list_orders(request: web.Request, query: dict) -> web.Response:
         page=query["page"],
         per_page=query["per_page"],
     )
-    return _page([admin_order_out(row) for row in rows], query, total)
+    return json_response(page_body([admin_order_out(row) for row in rows], query, total))
 
 
 @routes.put(r"/api/admin/orders/{order_id:\d+}/status")
@@ -176,7 +170,7 @@ async def list_inventory(request: web.Request, query: dict) -> web.Response:
         page=query["page"],
         per_page=query["per_page"],
     )
-    return _page([dict(row) for row in rows], query, total)
+    return json_response(page_body([dict(row) for row in rows], query, total))
 
 
 @routes.put(r"/api/admin/inventory/{product_id:\d+}")

@@ -120,12 +120,11 @@ async def me(request: web.Request, user: asyncpg.Record) -> web.Response:
     errors=(409,),
 )
 async def update_me(request: web.Request, user: asyncpg.Record, body: dict) -> web.Response:
-    email = body.get("email")
     updated = await accounts.update_profile(
         request.app[db_pool_key],
         user_id=user["id"],
         full_name=body.get("full_name"),
-        email=email.strip() if email else None,
+        email=body.get("email"),
     )
     return json_response(user_out(updated))
 

@@ -48,7 +48,7 @@ async def health(request: web.Request) -> web.Response:
         return json_response({"status": "ok", **parts, "outbox_lag_seconds": round(lag, 3)})
     problem = Unavailable("The database is unavailable.").to_problem()
     return json_response(
-        {**problem, "status": 503, **parts}, status=503, content_type=PROBLEM_CONTENT_TYPE
+        {**problem, **parts}, status=503, content_type=PROBLEM_CONTENT_TYPE
     )
 
 

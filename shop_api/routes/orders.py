@@ -78,14 +78,7 @@ async def list_orders(request: web.Request, user: asyncpg.Record, query: dict) -
         page=query["page"],
         per_page=query["per_page"],
     )
-    return json_response(
-        page_body(
-            [order_out(row) for row in rows],
-            page=query["page"],
-            per_page=query["per_page"],
-            total=total,
-        )
-    )
+    return json_response(page_body([order_out(row) for row in rows], query, total))
 
 
 @routes.get(r"/api/orders/{order_id:\d+}")

@@ -48,12 +48,11 @@ TAG = "Products"
     response=ProductPage,
 )
 async def list_products(request: web.Request, query: dict) -> web.Response:
-    page, per_page = query.pop("page"), query.pop("per_page")
+    paging = {"page": query.pop("page"), "per_page": query.pop("per_page")}
     rows, total = await catalog.list_products(
-        request.app[db_pool_key], catalog.ProductFilters(**query), page=page, per_page=per_page
+        request.app[db_pool_key], catalog.ProductFilters(**query), **paging
     )
-    items = [product_out(row) for row in rows]
-    return json_response(page_body(items, page=page, per_page=per_page, total=total))
+    return json_response(page_body([product_out(row) for row in rows], paging, total))
 
 
 @routes.post("/api/products")
@@ -178,12 +177,10 @@ async def create_category(request: web.Request, body: dict) -> web.Response:
     response=ReviewPage,
 )
 async def list_reviews(request: web.Request, product_id: int, query: dict) -> web.Response:
-    page, per_page = query["page"], query["per_page"]
     rows, total = await catalog.list_reviews(
-        request.app[db_pool_key], product_id, page=page, per_page=per_page
+        request.app[db_pool_key], product_id, page=query["page"], per_page=query["per_page"]
     )
-    items = [review_out(row) for row in rows]
-    return json_response(page_body(items, page=page, per_page=per_page, total=total))
+    return json_response(page_body([review_out(row) for row in rows], query, total))
 
 
 @routes.post(r"/api/products/{product_id:\d+}/reviews")

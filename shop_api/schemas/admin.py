@@ -8,18 +8,20 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..domain.order_status import STATUSES
 from .catalog import MAX_STOCK
-from .common import Id, MoneyOutput, PaginationQuery, StrictSchema, page_of
-from .orders import OrderOut, order_out
-from .users import UserOut
+from .common import (
+    MAX_SEARCH_LENGTH,
+    Id,
+    MoneyOutput,
+    NonBlank,
+    PaginationQuery,
+    QueryFlag,
+    StrictSchema,
+    page_of,
+)
+from .orders import OrderOut, OrdersQuery, order_out
+from .users import ROLES, UserOut
 
-MAX_SEARCH_LENGTH = 200
 MAX_REASON_LENGTH = 500  # order_status_history.reason and inventory_ledger.reason
-ROLES = ("customer", "admin")
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
 
 
 def _search(what: str) -> fields.String:
@@ -29,10 +31,6 @@ def _search(what: str) -> fields.String:
             "description": f"Case-insensitive substring of {what}; empty means no filter.",
         },
     )
-
-
-def _flag(description: str) -> fields.Boolean:
-    return fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={"description": description})
 
 
 # -- dashboard ------------------------------------------------------------------------------
@@ -107,7 +105,7 @@ class DashboardOut(Schema):
 class UsersQuery(PaginationQuery):
     search = _search("the email or the full name")
     role = fields.String(validate=validate.OneOf(ROLES))
-    is_active = _flag("`true`: active accounts only; `false`: deactivated ones only.")
+    is_active = QueryFlag("`true`: active accounts only; `false`: deactivated ones only.")
 
 
 UserPage = page_of(UserOut, "UserPage")
@@ -116,8 +114,7 @@ UserPage = page_of(UserOut, "UserPage")
 # -- orders ---------------------------------------------------------------------------------
 
 
-class AdminOrdersQuery(PaginationQuery):
-    status = fields.String(validate=validate.OneOf(STATUSES))
+class AdminOrdersQuery(OrdersQuery):
     user_id = Id(metadata={"description": "Only this user's orders."})
 
 
@@ -150,7 +147,7 @@ def admin_order_out(row) -> dict:
 
 
 class InventoryQuery(PaginationQuery):
-    low_stock = _flag("`true`: only products low on stock; `false`: only the others.")
+    low_stock = QueryFlag("`true`: only products low on stock; `false`: only the others.")
     search = _search("the product name or the SKU")
 
 
@@ -184,12 +181,9 @@ class InventoryUpdateIn(StrictSchema):
         validate=validate.Range(-MAX_STOCK, MAX_STOCK),
         metadata={"description": "Added to the current stock (negative to take away)."},
     )
-    reason = fields.String(
-        validate=[validate.Length(1, MAX_REASON_LENGTH), _not_blank],
-        metadata={
-            "pattern": r"\S",
-            "description": "Why; kept in the inventory ledger. Required with `adjustment`.",
-        },
+    reason = NonBlank(
+        MAX_REASON_LENGTH,
+        metadata={"description": "Why; kept in the inventory ledger. Required with `adjustment`."},
     )
 
     @validates_schema

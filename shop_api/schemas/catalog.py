@@ -9,35 +9,27 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from .common import (
     MAX_ID,
+    MAX_SEARCH_LENGTH,
     Id,
     MoneyInput,
     MoneyOutput,
+    NonBlank,
     PaginationQuery,
+    QueryFlag,
     StrictSchema,
     page_of,
 )
 
 SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
 MAX_STOCK = 2**31 - 1  # products.stock_quantity is an integer
-MAX_SEARCH_LENGTH = 200
 
 # `?category=` takes an id or a slug; generated category slugs are never all digits.
 _CATEGORY_REF = re.compile(r"^(\d{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_NOT_BLANK = re.compile(r"\S")
-
-
-def _not_blank(value: str) -> None:
-    if not _NOT_BLANK.search(value):
-        raise ValidationError("Must not be blank.")
 
 
 def _name(max_length: int, example: str, **kwargs: Any) -> fields.String:
-    return fields.String(
-        validate=[validate.Length(1, max_length), _not_blank],
-        metadata={"pattern": _NOT_BLANK.pattern, "example": example},
-        **kwargs,
-    )
+    return NonBlank(max_length, metadata={"example": example}, **kwargs)
 
 
 def _category_ref(value: str) -> None:
@@ -95,11 +87,7 @@ class ProductQuery(PaginationQuery):
     )
     min_price = MoneyInput()
     max_price = MoneyInput()
-    in_stock = fields.Boolean(
-        truthy={"true"},
-        falsy={"false"},
-        metadata={"description": "`true`: only products in stock; `false`: only sold out."},
-    )
+    in_stock = QueryFlag("`true`: only products in stock; `false`: only sold out.")
     sort = fields.String(
         validate=validate.OneOf(SORTS),
         metadata={

@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_loa
 
 MAX_ID = 2**63 - 1
 MAX_MONEY = Decimal("9999999999.99")  # numeric(12,2)
+MAX_SEARCH_LENGTH = 200
 
 
 def _refuse_nul(value: Any, path: str = "") -> None:
@@ -50,6 +51,28 @@ class QuerySchema(_InputSchema):
 def Id(*, strict: bool = False, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field
     """An id; `strict=True` in JSON bodies, where "7" is a string and not an id."""
     return fields.Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
+
+
+_NOT_BLANK = re.compile(r"\S")
+
+
+def _not_blank(value: str) -> None:
+    if not _NOT_BLANK.search(value):
+        raise ValidationError("Must not be blank.")
+
+
+def NonBlank(max_length: int, *, metadata: dict | None = None, **kwargs) -> fields.String:  # noqa: N802
+    """1 to `max_length` characters, not all of them whitespace."""
+    return fields.String(
+        validate=[validate.Length(1, max_length), _not_blank],
+        metadata={"pattern": _NOT_BLANK.pattern, **(metadata or {})},
+        **kwargs,
+    )
+
+
+def QueryFlag(description: str) -> fields.Boolean:  # noqa: N802
+    """A `?flag=true|false` filter; any other spelling is a 422."""
+    return fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={"description": description})
 
 
 def _at_most_two_places(value: Decimal) -> None:
@@ -123,7 +146,9 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
-def page_body(items: list, *, page: int, per_page: int, total: int) -> dict:
+def page_body(items: list, paging: Mapping[str, int], total: int) -> dict:
+    """A page answer; `paging` holds the `page` and `per_page` of a loaded PaginationQuery."""
+    page, per_page = paging["page"], paging["per_page"]
     return {
         "items": items,
         "page": page,

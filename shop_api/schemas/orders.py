@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from ..domain.order_status import STATUSES
-from .common import MoneyOutput, PaginationQuery, StrictSchema, page_of
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
+from .common import MoneyOutput, NonBlank, PaginationQuery, StrictSchema, page_of
 
 
 class CheckoutIn(StrictSchema):
-    delivery_address = fields.String(
-        required=True,
-        validate=[validate.Length(1, 1000), _not_blank],
-        metadata={"pattern": r"\S", "example": "1 Main Street, Springfield"},
+    delivery_address = NonBlank(
+        1000, required=True, metadata={"example": "1 Main Street, Springfield"}
     )
     notes = fields.String(load_default="", validate=validate.Length(max=2000))
 

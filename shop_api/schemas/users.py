@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from ..security.passwords import MAX_PASSWORD_BYTES
 from .common import StrictSchema
 
+ROLES = ("customer", "admin")
 _LETTER = re.compile(r"[^\W\d_]")
 _DIGIT = re.compile(r"\d")
 
@@ -71,7 +72,7 @@ class UserOut(Schema):
     id = fields.Integer(required=True)
     email = fields.String(required=True)
     full_name = fields.String(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(["customer", "admin"]))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
     is_active = fields.Boolean(required=True)
     created_at = fields.DateTime(required=True)
 

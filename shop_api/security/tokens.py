@@ -30,8 +30,6 @@ def issue(
     token_type: str,
     user_id: int,
     token_version: int,
-    jti: uuid.UUID | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> IssuedToken:
     now = datetime.now(UTC)
     lifetime = (
@@ -39,20 +37,19 @@ def issue(
         if token_type == ACCESS
         else timedelta(days=settings.refresh_token_days)
     )
-    jti = jti or uuid.uuid4()
+    jti, expires_at = uuid.uuid4(), now + lifetime
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "sub": str(user_id),
         "iat": now,
-        "exp": now + lifetime,
+        "exp": expires_at,
         "jti": str(jti),
         "type": token_type,
         "ver": token_version,
-        **(extra or {}),
     }
     token = jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
-    return IssuedToken(token=token, jti=jti, expires_at=now + lifetime)
+    return IssuedToken(token=token, jti=jti, expires_at=expires_at)
 
 
 def decode(settings: Settings, token: str, *, token_type: str) -> dict[str, Any]:
