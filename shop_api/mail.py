@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import functools
 import uuid
@@ -78,7 +79,8 @@ def build_message(settings: Settings, *, to: str, rendered: RenderedEmail, event
 
 async def deliver(settings: Settings, message: EmailMessage) -> None:
     if settings.email_backend == "file":
-        _write_file(Path(settings.email_file_dir), message)
+        # Blocking file I/O: off the worker's event loop, which every actor of the process shares.
+        await asyncio.to_thread(_write_file, Path(settings.email_file_dir), message)
         return
     await aiosmtplib.send(
         message,

@@ -37,12 +37,15 @@ SELECT count(*)
 -- Flip is_active and bump token_version in one statement: every access and refresh token the
 -- user holds carries the old version and is refused from this commit on. The refresh tokens of
 -- a deactivated user are also marked revoked, so their rows tell why they stopped working.
+-- :active NULL flips (the API's toggle-status); true or false sets it, and then a user already
+-- in that state is left alone (no row), so a form submitted twice acts once.
 WITH toggled AS (
     UPDATE users
-       SET is_active = NOT is_active,
+       SET is_active = coalesce(:active::boolean, NOT is_active),
            token_version = token_version + 1,
            updated_at = now()
      WHERE id = :user_id
+       AND (:active::boolean IS NULL OR is_active <> :active::boolean)
     RETURNING id, email, full_name, role, is_active, created_at
 ), revoked AS (
     UPDATE refresh_tokens

@@ -7,7 +7,7 @@ SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
 -- locks several products takes them in this order, so two checkouts never deadlock.
 -- NO KEY UPDATE is the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other
 -- carts insert rows that reference these products while the checkout runs.
-SELECT p.id AS product_id, p.name, p.price, p.is_active, p.stock_quantity, ci.quantity
+SELECT p.id AS product_id, p.price, p.is_active, p.stock_quantity, ci.quantity
   FROM cart_items ci
   JOIN products p ON p.id = ci.product_id
  WHERE ci.cart_id = :cart_id

@@ -52,9 +52,18 @@ UPDATE payments
  WHERE id = :id AND status = 'succeeded'
 RETURNING id;
 
--- name: stuck_payments
--- Pending for longer than a settlement takes: the message was lost or its worker died.
-SELECT id FROM payments
- WHERE status = 'pending' AND created_at < now() - make_interval(secs => :older_than_seconds)
- ORDER BY created_at
- LIMIT 500;
+-- name: redrive_stuck_payments
+-- Pending for longer than a settlement takes (the message was lost or its worker died): ask
+-- again, one payment.requested outbox row each, in one statement rather than a round trip per
+-- payment. Returns the ids, oldest first.
+WITH stuck AS (
+    SELECT id, created_at
+      FROM payments
+     WHERE status = 'pending' AND created_at < now() - make_interval(secs => :older_than_seconds)
+     ORDER BY created_at
+     LIMIT 500
+), queued AS (
+    INSERT INTO outbox (topic, payload)
+    SELECT :topic::text, jsonb_build_object('payment_id', id) FROM stuck ORDER BY created_at
+)
+SELECT id FROM stuck ORDER BY created_at;

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import create_account
-
-PROBLEM = "application/problem+json"
+from conftest import PROBLEM, create_account
 
 # Every admin route, with a body it would accept: only the caller is wrong in these tests.
 ADMIN_ROUTES = [
@@ -228,3 +226,21 @@ async def test_toggling_an_unknown_user_is_a_404(client, admin):
         "/api/admin/users/99999999999999999999/toggle-status", headers=admin.headers
     )
     assert response.status == 404
+
+
+async def test_setting_the_same_state_twice_at_once_changes_it_once(client, db, admin):
+    import asyncio
+
+    from shop_api.domain.admin import set_user_active
+    from shop_api.keys import db_pool_key
+
+    target = await create_account(db, client, "twice@example.com")
+    pool = client.server.app[db_pool_key]
+    results = await asyncio.gather(*(
+        set_user_active(pool, user_id=target.id, admin_id=admin.id, active=False)
+        for _ in range(5)
+    ))
+    assert sorted(changed for _, changed in results) == [False, False, False, False, True]
+    assert all(user["is_active"] is False for user, _ in results)
+    # One change, one token_version bump.
+    assert await db.fetchval("SELECT token_version FROM users WHERE id = $1", target.id) == 1

@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 import dramatiq
 import pytest
 from aiosmtpd.controller import Controller
-from factories import create_buyer, create_product, fill_cart
+from factories import create_buyer, create_product, fill_cart, place_order
 
 from shop_api.broker import create_broker
 from shop_api.db import create_pool, queries
@@ -120,12 +120,7 @@ async def eventually(check, *, within: float = WAIT_SECONDS, pool=None, relay=No
 async def _place_order(client, db, settings, *, price="25.00", stock=5):
     buyer = await create_buyer(db, settings, "shopper@example.com")
     product = await create_product(db, name="Blue Mug", price=price, stock=stock)
-    await fill_cart(client, buyer, (product, 2))
-    response = await client.post(
-        "/api/orders", json={"delivery_address": "1 Main St"}, headers=buyer.headers
-    )
-    assert response.status == 201, await response.text()
-    return buyer, product, await response.json()
+    return buyer, product, await place_order(client, buyer, (product, 2))
 
 
 async def _pay(client, buyer, order_id, token):
@@ -495,3 +490,21 @@ async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settin
     assert await db.fetchval(
         "SELECT count(*) FROM outbox WHERE topic = 'payment.failed'"
     ) == 1
+
+
+async def test_reconciliation_leaves_fresh_payments_alone(client, db, settings, pool):
+    from shop_api.domain.payments import reconcile
+
+    buyer, _, order = await _place_order(client, db, settings)
+    payment = await _pay(client, buyer, order["id"], "tok_visa")
+    before = await db.fetchval("SELECT count(*) FROM outbox WHERE topic = 'payment.requested'")
+    async with pool.acquire() as conn:
+        assert await reconcile(conn, older_than_seconds=300) == []
+        await db.execute("UPDATE payments SET created_at = now() - interval '1 hour'")
+        assert await reconcile(conn, older_than_seconds=300) == [payment["id"]]
+    payloads = await db.fetch(
+        "SELECT payload->>'payment_id' AS payment_id FROM outbox"
+        " WHERE topic = 'payment.requested' ORDER BY id"
+    )
+    assert len(payloads) == before + 1
+    assert payloads[-1]["payment_id"] == str(payment["id"])

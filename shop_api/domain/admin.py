@@ -42,14 +42,30 @@ async def toggle_user_status(
     conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int, admin_id: int
 ) -> asyncpg.Record:
     """Deactivate an active user or reactivate a deactivated one; either way every token the
-    user holds stops working. The calling admin is active (they just authenticated), so toggling
-    themself could only lock them out: refused, 409 `cannot_deactivate_self`."""
+    user holds stops working."""
+    user, _ = await set_user_active(conn, user_id=user_id, admin_id=admin_id, active=None)
+    return user
+
+
+async def set_user_active(
+    conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int, admin_id: int, active: bool | None
+) -> tuple[asyncpg.Record, bool]:
+    """Set is_active (None flips it); returns the user and whether this call changed them.
+
+    A change ends every token the user holds. The calling admin is active (they just
+    authenticated), so changing themself could only lock them out: refused, 409
+    `cannot_deactivate_self`. Setting the state a user already has changes nothing, in one
+    statement, so two admins (or two clicks) asking for the same thing act once.
+    """
     if user_id == admin_id:
         raise Conflict("You cannot deactivate your own account.", code="cannot_deactivate_self")
-    user = await queries.admin_toggle_user(conn, user_id=user_id)
-    if user is None:
+    user = await queries.admin_toggle_user(conn, user_id=user_id, active=active)
+    if user is not None:
+        return user, True
+    current = await queries.get_user_by_id(conn, id=user_id) if active is not None else None
+    if current is None:
         raise NotFound("No such user.")
-    return user
+    return current, False
 
 
 async def list_orders(

@@ -6,6 +6,8 @@ change either lands before a checkout reads the cart or waits until it has empti
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 
 from ..db import queries
@@ -45,6 +47,21 @@ async def view(conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int) -> asyn
     return row
 
 
+async def _change(
+    pool: asyncpg.Pool,
+    user_id: int,
+    change: Callable[[asyncpg.Connection, int], Awaitable[None]],
+) -> asyncpg.Record:
+    """Run `change(conn, cart_id)` under the cart lock, then read the cart as it now is.
+
+    Every change of the cart goes through here, so each takes the lock checkout takes.
+    """
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await change(conn, await queries.lock_cart(conn, user_id=user_id))
+        return await view(conn, user_id=user_id)
+
+
 async def add_item(
     pool: asyncpg.Pool, *, user_id: int, product_id: int, quantity: int
 ) -> asyncpg.Record:
@@ -52,48 +69,42 @@ async def add_item(
 
     A missing or withdrawn product is a 404, as it is in the catalog.
     """
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            cart_id = await queries.lock_cart(conn, user_id=user_id)
-            row = await queries.add_cart_item(
-                conn, cart_id=cart_id, product_id=product_id, quantity=quantity
-            )
-            if row is None:
-                raise NotFound("No such product.")
-            if row["item_id"] is None:
-                raise insufficient_stock(
-                    [shortage(product_id, row["requested"], row["available"])]
-                )
-        return await view(conn, user_id=user_id)
+
+    async def add(conn: asyncpg.Connection, cart_id: int) -> None:
+        row = await queries.add_cart_item(
+            conn, cart_id=cart_id, product_id=product_id, quantity=quantity
+        )
+        if row is None:
+            raise NotFound("No such product.")
+        if row["item_id"] is None:
+            raise insufficient_stock([shortage(product_id, row["requested"], row["available"])])
+
+    return await _change(pool, user_id, add)
 
 
 async def set_quantity(
     pool: asyncpg.Pool, *, user_id: int, item_id: int, quantity: int
 ) -> asyncpg.Record:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            cart_id = await queries.lock_cart(conn, user_id=user_id)
-            row = await queries.set_cart_item_quantity(
-                conn, cart_id=cart_id, item_id=item_id, quantity=quantity
-            )
-            if row is None:
-                raise NotFound("No such cart item.")
-            if row["item_id"] is None:
-                if not row["is_active"]:
-                    raise product_unavailable([shortage(row["product_id"], quantity, 0)])
-                raise insufficient_stock(
-                    [shortage(row["product_id"], quantity, row["available"])]
-                )
-        return await view(conn, user_id=user_id)
+    async def set_(conn: asyncpg.Connection, cart_id: int) -> None:
+        row = await queries.set_cart_item_quantity(
+            conn, cart_id=cart_id, item_id=item_id, quantity=quantity
+        )
+        if row is None:
+            raise NotFound("No such cart item.")
+        if row["item_id"] is None:
+            if not row["is_active"]:
+                raise product_unavailable([shortage(row["product_id"], quantity, 0)])
+            raise insufficient_stock([shortage(row["product_id"], quantity, row["available"])])
+
+    return await _change(pool, user_id, set_)
 
 
 async def remove_item(pool: asyncpg.Pool, *, user_id: int, item_id: int) -> asyncpg.Record:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            cart_id = await queries.lock_cart(conn, user_id=user_id)
-            if await queries.delete_cart_item(conn, cart_id=cart_id, item_id=item_id) is None:
-                raise NotFound("No such cart item.")
-        return await view(conn, user_id=user_id)
+    async def remove(conn: asyncpg.Connection, cart_id: int) -> None:
+        if await queries.delete_cart_item(conn, cart_id=cart_id, item_id=item_id) is None:
+            raise NotFound("No such cart item.")
+
+    return await _change(pool, user_id, remove)
 
 
 async def clear(pool: asyncpg.Pool, *, user_id: int) -> None:

@@ -14,6 +14,7 @@ import asyncpg
 
 from ..db import fetch_all, queries
 from ..errors import NotFound, ValidationFailed
+from .inventory import change_stock
 
 Connection = asyncpg.Connection | asyncpg.Pool
 
@@ -185,8 +186,6 @@ async def update_product(
     A new stock level goes through the inventory's locked change, so it lands in the ledger
     like any other correction.
     """
-    from .inventory import change_stock  # inventory builds on the catalog, not the reverse
-
     name = changes.get("name")
     async with pool.acquire() as conn, conn.transaction():
         row = await queries.update_product(

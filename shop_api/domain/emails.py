@@ -18,28 +18,27 @@ class NothingToSend(Exception):
     """The email's subject is gone (a deleted user, say): permanent, never retried."""
 
 
+def _found(row: asyncpg.Record | None, what: str) -> dict[str, Any]:
+    if row is None:
+        raise NothingToSend(f"{what} does not exist")
+    return dict(row)
+
+
 async def _context(conn: asyncpg.Connection, subject: dict[str, Any]) -> dict[str, Any]:
+    """The payment, order and user the email is about: each found through the one before."""
     context: dict[str, Any] = {"refund": bool(subject.get("refund"))}
-    payment_id = subject.get("payment_id")
     order_id = subject.get("order_id")
     user_id = subject.get("user_id")
-    if payment_id is not None:
+    if (payment_id := subject.get("payment_id")) is not None:
         payment = await queries.get_payment(conn, id=payment_id, user_id=None)
-        if payment is None:
-            raise NothingToSend(f"payment {payment_id} does not exist")
-        context["payment"] = dict(payment)
+        context["payment"] = _found(payment, f"payment {payment_id}")
         order_id = payment["order_id"]
-        user_id = payment["user_id"]
     if order_id is not None:
         order = await queries.order_detail(conn, order_id=order_id, user_id=None)
-        if order is None:
-            raise NothingToSend(f"order {order_id} does not exist")
-        context["order"] = dict(order)
+        context["order"] = _found(order, f"order {order_id}")
         user_id = order["user_id"]
     user = await queries.get_user_by_id(conn, id=user_id) if user_id is not None else None
-    if user is None:
-        raise NothingToSend(f"user {user_id} does not exist")
-    context["user"] = dict(user)
+    context["user"] = _found(user, f"user {user_id}")
     return context
 
 

@@ -12,7 +12,7 @@ import logging
 import asyncpg
 
 from .. import outbox
-from ..db import atomic, queries
+from ..db import atomic, fetch_all, queries
 from ..errors import Conflict, NotFound
 from ..gateway import ChargeResult, PaymentGateway, TransientGatewayError
 from . import order_status
@@ -136,9 +136,6 @@ async def refund_order(pool: asyncpg.Pool, gateway: PaymentGateway, order_id: in
 
 async def reconcile(conn: asyncpg.Connection, *, older_than_seconds: float = 300) -> list[int]:
     """Ask again for the settlement of payments stuck in pending; returns their ids."""
-    async with atomic(conn):
-        stuck = [row["id"] async for row in queries.stuck_payments(
-            conn, older_than_seconds=older_than_seconds)]
-        for payment_id in stuck:
-            await outbox.publish(conn, outbox.PAYMENT_REQUESTED, {"payment_id": payment_id})
-    return stuck
+    rows = await fetch_all(queries.redrive_stuck_payments(
+        conn, older_than_seconds=older_than_seconds, topic=outbox.PAYMENT_REQUESTED))
+    return [row["id"] for row in rows]
