@@ -194,6 +194,7 @@ def _apply_migrations(database_url: str) -> int:
 def create_admin_command(args: argparse.Namespace) -> int:
     from marshmallow import ValidationError
 
+    from .domain.accounts import create_admin
     from .schemas.users import check_new_password
 
     settings = _settings()
@@ -205,7 +206,15 @@ def create_admin_command(args: argparse.Namespace) -> int:
         check_new_password(password)
     except ValidationError as exc:
         raise CommandError(f"password: {' '.join(exc.messages)}") from None
-    admin = asyncio.run(_save_admin(settings, email, password, args.full_name.strip()))
+    full_name = args.full_name.strip()
+    admin = asyncio.run(
+        _with_connection(
+            settings,
+            lambda conn: create_admin(
+                conn, settings, email=email, password=password, full_name=full_name
+            ),
+        )
+    )
     print(f"Admin {admin['email']} (id {admin['id']}) can log in.")
     return 0
 
@@ -221,29 +230,12 @@ def _prompt_password() -> str:
     return password
 
 
-async def _save_admin(settings: Settings, email: str, password: str, full_name: str):
-    import asyncpg
-
-    from .domain.accounts import create_admin
-
-    try:
-        conn = await asyncpg.connect(settings.database_url)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise CommandError(f"cannot reach the database: {exc}") from None
-    try:
-        return await create_admin(
-            conn, settings, email=email, password=password, full_name=full_name
-        )
-    except asyncpg.UndefinedTableError:
-        raise CommandError("the database has no tables yet: run `shop-api migrate`") from None
-    finally:
-        await conn.close()
-
-
 # -- seed, relay, payments, recommendations -------------------------------------------------
 
 
 async def _with_connection(settings: Settings, work):
+    """`await work(conn)` on one connection of its own, for every command that needs the
+    database (create-admin too), with the same one-line errors when it is down or empty."""
     import asyncpg
 
     from .db import _init_connection

@@ -24,6 +24,7 @@ from shop_api.settings import Settings
 
 TEST_PASSWORD = "correct-horse-42"
 TEST_BCRYPT_ROUNDS = 4
+PROBLEM = "application/problem+json"
 
 
 @dataclass(frozen=True)
@@ -130,14 +131,21 @@ class Account:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
+async def create_user(db, email: str, *, role: str = "customer", password: str = TEST_PASSWORD,
+                      full_name: str = "Test User", active: bool = True) -> int:
+    """A user who can log in with `password`, written straight to the database; its id."""
+    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS)).decode()
+    return await db.fetchval(
+        "INSERT INTO users (email, password_hash, full_name, role, is_active) "
+        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        email, password_hash, full_name, role, active,
+    )
+
+
 async def create_account(db, client, email: str, *, role: str = "customer",
                          password: str = TEST_PASSWORD, full_name: str = "Test User") -> Account:
-    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS)).decode()
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, password_hash, full_name, role) VALUES ($1, $2, $3, $4) "
-        "RETURNING id",
-        email, password_hash, full_name, role,
-    )
+    """`create_user`, then logged in through the API: an account with bearer tokens."""
+    user_id = await create_user(db, email, role=role, password=password, full_name=full_name)
     response = await client.post("/api/auth/login", json={"email": email, "password": password})
     assert response.status == 200, await response.text()
     body = await response.json()

@@ -1,4 +1,4 @@
-"""Rows for cart and order tests, written straight to the database.
+"""Rows for cart and order tests, written straight to the database (or placed through the API).
 
 Products are inserted with SQL rather than through the catalog routes, so these tests depend only
 on the catalog's schema. Buyers get a real access token minted with the test settings (no login
@@ -14,6 +14,8 @@ from decimal import Decimal
 from shop_api.security import tokens
 
 _numbers = itertools.count(1)
+
+ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
 
 
 async def create_product(
@@ -77,3 +79,38 @@ async def fill_cart(client, buyer, *lines: tuple[int, int]) -> None:
             headers=buyer.headers,
         )
         assert response.status == 201, await response.text()
+
+
+async def place_order(client, buyer, *lines: tuple[int, int], **body) -> dict:
+    """Fill the buyer's cart with `lines` and check out through the API; the new order."""
+    await fill_cart(client, buyer, *lines)
+    response = await client.post("/api/orders", json={**ADDRESS, **body}, headers=buyer.headers)
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def create_order(db, user_id: int, lines: list[tuple[int, int]], *, status: str = "pending",
+                       days_ago: int = 0, price: str = "10.00") -> int:
+    """An order written straight to the database (no cart, no stock taken), `days_ago` old,
+    every line at `price`."""
+    count = sum(quantity for _, quantity in lines)
+    order_id = await db.fetchval(
+        "INSERT INTO orders (user_id, subtotal, total_amount, delivery_address, "
+        "created_at) VALUES ($1, $2::numeric * $3, $2::numeric * $3, '1 Test Street', "
+        "now() - make_interval(days => $4)) RETURNING id",
+        user_id, price, count, days_ago,
+    )
+    for product_id, quantity in lines:
+        await db.execute(
+            "INSERT INTO order_items (order_id, product_id, product_name, quantity, "
+            "price_at_purchase) SELECT $1, id, name, $3, $4::numeric FROM products WHERE id = $2",
+            order_id, product_id, quantity, price,
+        )
+    await db.execute(
+        "INSERT INTO order_status_history (order_id, from_status, to_status) "
+        "VALUES ($1, NULL, 'pending')",
+        order_id,
+    )
+    # Placed pending, then moved, as orders are: the best-sellers trigger sees the move.
+    await db.execute("UPDATE orders SET status = $2 WHERE id = $1", order_id, status)
+    return order_id

@@ -12,9 +12,9 @@ import os
 import shutil
 
 import pytest
-from factories import create_product, stock_of
+from conftest import TEST_PASSWORD, create_user
+from factories import create_order, create_product, stock_of
 from playwright.async_api import async_playwright, expect
-from test_admin_web import create_order, make_user
 
 from shop_api.app import create_app
 
@@ -56,8 +56,8 @@ async def browser():
 
 
 async def test_an_admin_runs_the_shop_from_a_browser(aiohttp_server, settings, db, browser):
-    await make_user(db, "boss@example.com", role="admin", full_name="The Boss")
-    customer = await make_user(db, "shopper@example.com", full_name="Sam Shopper")
+    await create_user(db, "boss@example.com", role="admin", full_name="The Boss")
+    customer = await create_user(db, "shopper@example.com", full_name="Sam Shopper")
     lamp = await create_product(db, name="Brass Lamp", price="25.00", stock=12)
     mug = await create_product(db, name="Clay Mug", price="8.50", stock=1)
     # Big sales, so the key figures are as wide as a busy shop's for the phone check below.
@@ -78,7 +78,7 @@ async def test_an_admin_runs_the_shop_from_a_browser(aiohttp_server, settings, d
     await page.goto(f"{base}/admin/")
     await expect(page).to_have_url(f"{base}/admin/login")
     await page.get_by_label("Email").fill("boss@example.com")
-    await page.get_by_label("Password").fill("correct-horse-42")
+    await page.get_by_label("Password").fill(TEST_PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
 
@@ -149,12 +149,12 @@ async def test_an_admin_runs_the_shop_from_a_browser(aiohttp_server, settings, d
 
 
 async def test_a_customer_is_turned_away_in_the_browser(aiohttp_server, settings, db, browser):
-    await make_user(db, "shopper@example.com")
+    await create_user(db, "shopper@example.com")
     server = await aiohttp_server(create_app(settings))
     page = await browser.new_page()
     await page.goto(f"http://{server.host}:{server.port}/admin/login")
     await page.get_by_label("Email").fill("shopper@example.com")
-    await page.get_by_label("Password").fill("correct-horse-42")
+    await page.get_by_label("Password").fill(TEST_PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_contain_text("not an admin account")
     await expect(page.get_by_role("heading", name="Sign in to the shop admin")).to_be_visible()

@@ -7,19 +7,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from conftest import create_account
-from factories import create_buyer, create_product, fill_cart
+from factories import create_buyer, create_product, place_order
 
 from shop_api.app import create_app
 
-ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
 REVENUE_STATUSES = {"paid", "processing", "shipped", "delivered"}
 
 
 async def place(client, buyer, *lines) -> int:
-    await fill_cart(client, buyer, *lines)
-    response = await client.post("/api/orders", json=ADDRESS, headers=buyer.headers)
-    assert response.status == 201, await response.text()
-    return (await response.json())["id"]
+    return (await place_order(client, buyer, *lines))["id"]
 
 
 async def move(client, admin, order_id: int, *statuses: str) -> None:

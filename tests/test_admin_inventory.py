@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import PROBLEM
 from factories import create_buyer, create_product, fill_cart, stock_of
-
-PROBLEM = "application/problem+json"
 
 
 async def ledger(db) -> list[tuple]:

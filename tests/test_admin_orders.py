@@ -6,20 +6,11 @@ import itertools
 
 import orjson
 import pytest
-from factories import create_buyer, create_product, fill_cart, stock_of
+from conftest import PROBLEM
+from factories import create_buyer, create_product, place_order, stock_of
 
 from shop_api import events
 from shop_api.domain.order_status import STATUSES, TRANSITIONS
-
-PROBLEM = "application/problem+json"
-ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
-
-
-async def place(client, buyer, *lines) -> dict:
-    await fill_cart(client, buyer, *lines)
-    response = await client.post("/api/orders", json=ADDRESS, headers=buyer.headers)
-    assert response.status == 201, await response.text()
-    return await response.json()
 
 
 async def set_status(db, order_id: int, status: str) -> None:
@@ -46,9 +37,9 @@ async def test_every_users_orders_newest_first_with_their_owner(client, db, sett
     ann = await create_buyer(db, settings, "ann@example.com")
     ben = await create_buyer(db, settings, "ben@example.com")
     mug = await create_product(db, name="Mug", price="19.99", stock=50)
-    first = await place(client, ann, (mug, 1))
-    second = await place(client, ben, (mug, 2))
-    third = await place(client, ann, (mug, 3))
+    first = await place_order(client, ann, (mug, 1))
+    second = await place_order(client, ben, (mug, 2))
+    third = await place_order(client, ann, (mug, 3))
 
     response = await client.get("/api/admin/orders", headers=admin.headers)
     assert response.status == 200
@@ -76,7 +67,7 @@ async def test_every_users_orders_newest_first_with_their_owner(client, db, sett
 async def test_the_list_shows_the_latest_payment(client, db, settings, admin):
     buyer = await create_buyer(db, settings, "ann@example.com")
     product = await create_product(db, stock=5)
-    order = await place(client, buyer, (product, 1))
+    order = await place_order(client, buyer, (product, 1))
     payment_id = await db.fetchval(
         "INSERT INTO payments (order_id, user_id, amount, currency, status, gateway, "
         "payment_token) VALUES ($1, $2, 10, 'USD', 'failed', 'sandbox', 'tok_x') RETURNING id",
@@ -90,9 +81,9 @@ async def test_orders_filter_by_status_and_user(client, db, settings, admin):
     ann = await create_buyer(db, settings, "ann@example.com")
     ben = await create_buyer(db, settings, "ben@example.com")
     product = await create_product(db, stock=50)
-    a1 = await place(client, ann, (product, 1))
-    b1 = await place(client, ben, (product, 1))
-    a2 = await place(client, ann, (product, 1))
+    a1 = await place_order(client, ann, (product, 1))
+    b1 = await place_order(client, ben, (product, 1))
+    a2 = await place_order(client, ann, (product, 1))
     await set_status(db, a1["id"], "paid")
     await set_status(db, b1["id"], "paid")
 
@@ -136,7 +127,7 @@ def test_the_machine_is_the_one_api_md_describes():
 async def test_each_move_is_allowed_or_refused(client, db, settings, admin, src, dst):
     buyer = await create_buyer(db, settings, "ann@example.com")
     product = await create_product(db, stock=10)
-    order = await place(client, buyer, (product, 2))
+    order = await place_order(client, buyer, (product, 2))
     await set_status(db, order["id"], src)
     history_before = await db.fetchval("SELECT count(*) FROM order_status_history")
     outbox_before = await db.fetchval("SELECT count(*) FROM outbox")
@@ -169,7 +160,7 @@ async def test_each_move_is_allowed_or_refused(client, db, settings, admin, src,
 async def test_the_whole_journey_emails_the_customer(client, db, settings, admin):
     buyer = await create_buyer(db, settings, "ann@example.com")
     product = await create_product(db, stock=10)
-    order = await place(client, buyer, (product, 2))
+    order = await place_order(client, buyer, (product, 2))
     for status in ("paid", "processing", "shipped", "delivered"):
         response = await move(client, admin, order["id"], status)
         assert response.status == 200, await response.text()
@@ -204,7 +195,7 @@ async def test_cancelling_puts_stock_back_and_refunds_a_paid_order(
     buyer = await create_buyer(db, settings, "ann@example.com")
     mug = await create_product(db, stock=5)
     pen = await create_product(db, stock=5)
-    order = await place(client, buyer, (mug, 2), (pen, 1))
+    order = await place_order(client, buyer, (mug, 2), (pen, 1))
     if paid_status != "pending":
         assert (await move(client, admin, order["id"], "paid")).status == 200
     if paid_status == "processing":
@@ -249,7 +240,7 @@ async def test_cancelling_puts_stock_back_and_refunds_a_paid_order(
 async def test_status_body_is_validated(client, db, settings, admin, body):
     buyer = await create_buyer(db, settings, "ann@example.com")
     product = await create_product(db, stock=5)
-    order = await place(client, buyer, (product, 1))
+    order = await place_order(client, buyer, (product, 1))
     response = await client.put(
         f"/api/admin/orders/{order['id']}/status", json=body, headers=admin.headers
     )
@@ -261,7 +252,7 @@ async def test_status_body_is_validated(client, db, settings, admin, body):
 async def test_a_reason_of_500_characters_is_kept(client, db, settings, admin):
     buyer = await create_buyer(db, settings, "ann@example.com")
     product = await create_product(db, stock=5)
-    order = await place(client, buyer, (product, 1))
+    order = await place_order(client, buyer, (product, 1))
     response = await move(client, admin, order["id"], "paid", reason="r" * 500)
     assert response.status == 200
     assert await db.fetchval(

@@ -10,10 +10,9 @@ import html
 import re
 from datetime import UTC, date, datetime, timedelta
 
-import bcrypt
 import pytest
-from conftest import TEST_BCRYPT_ROUNDS, TEST_PASSWORD
-from factories import create_product, stock_of
+from conftest import PROBLEM, TEST_PASSWORD, create_user
+from factories import create_order, create_product, stock_of
 
 from shop_api.admin_web import charts
 from shop_api.admin_web.guard import safe_next
@@ -21,23 +20,10 @@ from shop_api.admin_web.sessions import LOGIN_COOKIE, SESSION_COOKIE
 from shop_api.app import create_app
 from shop_api.settings import Settings
 
-PROBLEM = "application/problem+json"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-async def make_user(db, email: str, *, role: str = "customer", active: bool = True,
-                    full_name: str = "Test User") -> int:
-    password_hash = bcrypt.hashpw(
-        TEST_PASSWORD.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS)
-    ).decode()
-    return await db.fetchval(
-        "INSERT INTO users (email, password_hash, full_name, role, is_active) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        email, password_hash, full_name, role, active,
-    )
 
 
 def csrf_of(page: str) -> str:
@@ -77,34 +63,9 @@ def set_cookie_header(response, name: str) -> str:
     raise AssertionError(f"no Set-Cookie for {name}: {response.headers.getall('Set-Cookie', [])}")
 
 
-async def create_order(db, user_id: int, lines: list[tuple[int, int]], *, status: str = "pending",
-                       days_ago: int = 0, price: str = "10.00") -> int:
-    count = sum(quantity for _, quantity in lines)
-    order_id = await db.fetchval(
-        "INSERT INTO orders (user_id, subtotal, total_amount, delivery_address, "
-        "created_at) VALUES ($1, $2::numeric * $3, $2::numeric * $3, '1 Test Street', "
-        "now() - make_interval(days => $4)) RETURNING id",
-        user_id, price, count, days_ago,
-    )
-    for product_id, quantity in lines:
-        await db.execute(
-            "INSERT INTO order_items (order_id, product_id, product_name, quantity, "
-            "price_at_purchase) SELECT $1, id, name, $3, $4::numeric FROM products WHERE id = $2",
-            order_id, product_id, quantity, price,
-        )
-    await db.execute(
-        "INSERT INTO order_status_history (order_id, from_status, to_status) "
-        "VALUES ($1, NULL, 'pending')",
-        order_id,
-    )
-    # Placed pending, then moved, as orders are: the best-sellers trigger sees the move.
-    await db.execute("UPDATE orders SET status = $2 WHERE id = $1", order_id, status)
-    return order_id
-
-
 @pytest.fixture
 async def admin_id(db) -> int:
-    return await make_user(db, "boss@example.com", role="admin", full_name="The Boss")
+    return await create_user(db, "boss@example.com", role="admin", full_name="The Boss")
 
 
 @pytest.fixture
@@ -175,7 +136,7 @@ async def test_login_returns_to_the_page_asked_for_but_never_off_site(client, ad
 @pytest.mark.parametrize(
     "target",
     ["https://evil.example/", "//evil.example/admin/", "/\\evil.example", "/api/admin/users",
-     "/admin/login", "javascript:alert(1)", ""],
+     "/admin/login", "javascript:alert(1)", "", "https:/admin/orders", "/admin/\x00"],
 )
 def test_safe_next_keeps_the_browser_on_the_admin_pages(target):
     assert safe_next(target) == "/admin/"
@@ -193,7 +154,7 @@ async def test_the_session_cookie_is_httponly_strict_and_scoped(client, admin_id
 
 
 async def test_the_session_cookie_is_secure_when_configured(aiohttp_client, settings, db):
-    await make_user(db, "boss@example.com", role="admin")
+    await create_user(db, "boss@example.com", role="admin")
     client = await aiohttp_client(
         create_app(dataclasses.replace(settings, session_cookie_secure=True))
     )
@@ -221,7 +182,7 @@ def test_session_cookie_secure_defaults_to_production_only():
 
 
 async def test_a_customer_cannot_get_in(client, db):
-    await make_user(db, "shopper@example.com")
+    await create_user(db, "shopper@example.com")
     response = await submit_login(client, "shopper@example.com")
     assert response.status == 403
     text = await response.text()
@@ -242,7 +203,7 @@ async def test_a_wrong_password_is_refused(client, admin_id):
 
 
 async def test_a_deactivated_admin_is_refused(client, db):
-    await make_user(db, "gone@example.com", role="admin", active=False)
+    await create_user(db, "gone@example.com", role="admin", active=False)
     response = await submit_login(client, "gone@example.com")
     assert response.status == 403
     assert "deactivated" in await response.text()
@@ -257,7 +218,7 @@ async def test_an_empty_form_is_refused(client):
 
 async def test_form_logins_share_the_login_rate_limit(aiohttp_client, settings, db):
     client = await aiohttp_client(create_app(dataclasses.replace(settings, rate_limit_login=3)))
-    await make_user(db, "boss@example.com", role="admin")
+    await create_user(db, "boss@example.com", role="admin")
     for _ in range(3):
         assert (await submit_login(client, "boss@example.com", "wrong-password-1")).status == 401
     limited = await submit_login(client, "boss@example.com")  # even the right password
@@ -326,7 +287,7 @@ async def test_logout_needs_the_csrf_token(client, signed_in):
 
 
 async def test_deactivating_the_admin_ends_their_session(client, db, signed_in):
-    other = await make_user(db, "other-admin@example.com", role="admin")
+    other = await create_user(db, "other-admin@example.com", role="admin")
     login = await client.post(
         "/api/auth/login", json={"email": "other-admin@example.com", "password": TEST_PASSWORD}
     )
@@ -399,7 +360,7 @@ async def test_the_session_cookie_does_not_open_the_api(client, signed_in):
 @pytest.fixture
 async def shop(db, admin_id) -> dict[str, int]:
     """A customer, two products and an order in each interesting state."""
-    customer = await make_user(db, "shopper@example.com", full_name="Sam Shopper")
+    customer = await create_user(db, "shopper@example.com", full_name="Sam Shopper")
     lamp = await create_product(db, name="Brass Lamp", price="25.00", stock=12)
     mug = await create_product(db, name="Clay Mug", price="8.50", stock=2)
     return {
@@ -450,7 +411,7 @@ async def test_a_form_without_the_sessions_csrf_token_changes_nothing(client, db
 
 async def test_another_sessions_token_is_refused(aiohttp_client, client, db, settings, shop,
                                                  signed_in):
-    await make_user(db, "second@example.com", role="admin")
+    await create_user(db, "second@example.com", role="admin")
     other = await aiohttp_client(create_app(settings))
     other_token = await sign_in(other, "second@example.com")
     before = await _state(db)

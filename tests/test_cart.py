@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from conftest import PROBLEM
 from factories import create_buyer, create_product, fill_cart
-
-PROBLEM = "application/problem+json"
 
 
 async def cart_of(client, buyer) -> dict:

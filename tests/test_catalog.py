@@ -10,8 +10,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from conftest import PROBLEM
 
-PROBLEM = "application/problem+json"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-PROBLEM = "application/problem+json"
+from conftest import PROBLEM
 
 
 async def create(client, admin, **body):

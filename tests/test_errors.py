@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 from aiohttp import web
+from conftest import PROBLEM
 
 from shop_api.app import create_app
-
-PROBLEM = "application/problem+json"
 
 
 async def test_unknown_route_is_a_problem_404(client):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from factories import create_buyer, create_product, fill_cart, stock_of
+from factories import ADDRESS, create_buyer, create_product, fill_cart, stock_of
 
 from shop_api import idempotency
 from shop_api.keys import db_pool_key
-
-ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
 
 
 async def checkout(client, buyer, key, body=None):

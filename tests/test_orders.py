@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from factories import create_buyer, create_product, fill_cart, stock_of
+from conftest import PROBLEM
+from factories import ADDRESS, create_buyer, create_product, fill_cart, place_order, stock_of
 
 from shop_api.domain import order_status
 from shop_api.keys import db_pool_key
-
-PROBLEM = "application/problem+json"
-ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
 
 
 async def checkout(client, buyer, body=None, path="/api/orders", headers=None):
     return await client.post(
         path, json=ADDRESS if body is None else body, headers={**buyer.headers, **(headers or {})}
     )
-
-
-async def place(client, buyer, *lines, **body) -> dict:
-    await fill_cart(client, buyer, *lines)
-    response = await checkout(client, buyer, {**ADDRESS, **body})
-    assert response.status == 201, await response.text()
-    return await response.json()
 
 
 async def snapshot(db) -> dict:
@@ -196,7 +187,7 @@ async def test_an_order_too_large_for_its_amount_is_refused(client, db, settings
 async def test_order_items_are_snapshots(client, db, settings):
     buyer = await create_buyer(db, settings, "a@example.com")
     product = await create_product(db, name="Original name", price="12.50", stock=5)
-    order = await place(client, buyer, (product, 2))
+    order = await place_order(client, buyer, (product, 2))
     await db.execute(
         "UPDATE products SET name = 'Renamed', price = 99.00, is_active = false, "
         "deleted_at = now() WHERE id = $1",
@@ -225,7 +216,7 @@ async def test_order_detail_is_own_orders_only(client, db, settings):
     owner = await create_buyer(db, settings, "owner@example.com")
     other = await create_buyer(db, settings, "other@example.com")
     product = await create_product(db)
-    order = await place(client, owner, (product, 1))
+    order = await place_order(client, owner, (product, 1))
     response = await client.get(f"/api/orders/{order['id']}", headers=owner.headers)
     assert response.status == 200
     assert await response.json() == order
@@ -239,8 +230,8 @@ async def test_history_newest_first_own_orders_only_with_status_filter(client, d
     buyer = await create_buyer(db, settings, "a@example.com")
     other = await create_buyer(db, settings, "other@example.com")
     product = await create_product(db, stock=100)
-    placed = [await place(client, buyer, (product, 1)) for _ in range(3)]
-    await place(client, other, (product, 1))
+    placed = [await place_order(client, buyer, (product, 1)) for _ in range(3)]
+    await place_order(client, other, (product, 1))
     await client.post(f"/api/orders/{placed[1]['id']}/cancel", headers=buyer.headers)
 
     for path in ("/api/orders", "/api/orders/"):
@@ -264,7 +255,7 @@ async def test_history_newest_first_own_orders_only_with_status_filter(client, d
 async def test_history_is_paginated(client, db, settings):
     buyer = await create_buyer(db, settings, "a@example.com")
     product = await create_product(db, stock=100)
-    ids = [(await place(client, buyer, (product, 1)))["id"] for _ in range(5)]
+    ids = [(await place_order(client, buyer, (product, 1)))["id"] for _ in range(5)]
     newest_first = list(reversed(ids))
     seen = []
     for page_number in (1, 2, 3):
@@ -297,7 +288,7 @@ async def test_cancel_a_pending_order_puts_the_stock_back(client, db, settings):
     buyer = await create_buyer(db, settings, "a@example.com")
     first = await create_product(db, stock=5)
     second = await create_product(db, stock=5)
-    order = await place(client, buyer, (second, 2), (first, 3))
+    order = await place_order(client, buyer, (second, 2), (first, 3))
     assert (await stock_of(db, first), await stock_of(db, second)) == (2, 3)
 
     response = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
@@ -339,7 +330,7 @@ async def test_cancel_a_pending_order_puts_the_stock_back(client, db, settings):
 async def test_cancelling_a_paid_order_asks_for_a_refund(client, db, settings):
     buyer = await create_buyer(db, settings, "a@example.com")
     product = await create_product(db, stock=5)
-    order = await place(client, buyer, (product, 2))
+    order = await place_order(client, buyer, (product, 2))
     async with pool_of(client).acquire() as conn:
         await order_status.change_status(
             conn, order["id"], "paid", actor_id=None, reason="Paid offline."
@@ -356,7 +347,7 @@ async def test_cancelling_a_paid_order_asks_for_a_refund(client, db, settings):
 async def test_shipped_delivered_or_cancelled_orders_cannot_be_cancelled(client, db, settings):
     buyer = await create_buyer(db, settings, "a@example.com")
     product = await create_product(db, stock=10)
-    order = await place(client, buyer, (product, 1))
+    order = await place_order(client, buyer, (product, 1))
     async with pool_of(client).acquire() as conn:
         for status in ("paid", "processing", "shipped"):
             await order_status.change_status(conn, order["id"], status, actor_id=None)
@@ -373,7 +364,7 @@ async def test_another_users_order_cannot_be_cancelled(client, db, settings):
     owner = await create_buyer(db, settings, "owner@example.com")
     other = await create_buyer(db, settings, "other@example.com")
     product = await create_product(db, stock=5)
-    order = await place(client, owner, (product, 1))
+    order = await place_order(client, owner, (product, 1))
     response = await client.post(f"/api/orders/{order['id']}/cancel", headers=other.headers)
     assert response.status == 404
     assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == "pending"
@@ -404,7 +395,7 @@ async def test_change_status_walks_the_happy_path_and_announces_it(client, db, s
     buyer = await create_buyer(db, settings, "a@example.com")
     admin = await create_buyer(db, settings, "admin@example.com", role="admin")
     product = await create_product(db, stock=5)
-    order = await place(client, buyer, (product, 1))
+    order = await place_order(client, buyer, (product, 1))
     async with pool_of(client).acquire() as conn:
         for status in ("paid", "processing", "shipped", "delivered"):
             change = await order_status.change_status(
@@ -432,7 +423,7 @@ async def test_change_status_walks_the_happy_path_and_announces_it(client, db, s
 async def test_change_status_joins_the_callers_transaction(client, db, settings):
     buyer = await create_buyer(db, settings, "a@example.com")
     product = await create_product(db, stock=5)
-    order = await place(client, buyer, (product, 2))
+    order = await place_order(client, buyer, (product, 2))
     async with pool_of(client).acquire() as conn:
         with pytest.raises(RuntimeError):
             async with conn.transaction():
@@ -450,11 +441,11 @@ async def test_reviews_are_verified_purchases_once_paid(client, db, settings):
         for name in ("paid", "pending", "cancelled", "stranger")
     ]
     pool = pool_of(client)
-    paid_order = await place(client, paid_buyer, (product, 1))
+    paid_order = await place_order(client, paid_buyer, (product, 1))
     async with pool.acquire() as conn:
         await order_status.change_status(conn, paid_order["id"], "paid", actor_id=None)
-    await place(client, pending_buyer, (product, 1))
-    cancelled = await place(client, cancelled_buyer, (product, 1))
+    await place_order(client, pending_buyer, (product, 1))
+    cancelled = await place_order(client, cancelled_buyer, (product, 1))
     await client.post(f"/api/orders/{cancelled['id']}/cancel", headers=cancelled_buyer.headers)
 
     verified = {}

@@ -10,9 +10,7 @@ import asyncio
 import random
 from collections import Counter
 
-from factories import create_buyers, create_product, fill_cart, stock_of
-
-ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
+from factories import ADDRESS, create_buyers, create_product, fill_cart, stock_of
 
 
 async def checkout(client, buyer):

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from conftest import create_account
-
-PROBLEM = "application/problem+json"
+from conftest import PROBLEM, create_account
 
 
 async def add_product(db, name="Kettle", active=True):

@@ -31,13 +31,20 @@ def see_other(location: str) -> web.Response:
 def safe_next(value: object) -> str:
     """`value` when it is a page of this admin, else the dashboard: a login or form link can
     never send the browser to another site (open redirect)."""
-    if not isinstance(value, str) or not value or any(c in value for c in "\\\r\n\t"):
+    # Any control character, not only CR/LF: aiohttp refuses to send a Location carrying one.
+    if (
+        not isinstance(value, str)
+        or not value
+        or any(c == "\\" or c < " " or c == "\x7f" for c in value)
+    ):
         return HOME_PATH
     try:
         url = URL(value)
     except ValueError:
         return HOME_PATH
-    if url.is_absolute() or value.startswith("//"):
+    # A scheme without a host ("https:/admin/") is not absolute to yarl, but a browser on the
+    # other scheme reads the path's first segment as the host (https://admin/).
+    if url.scheme or url.is_absolute() or value.startswith("//"):
         return HOME_PATH
     if not url.path.startswith(HOME_PATH) or url.path.startswith(LOGIN_PATH):
         return HOME_PATH

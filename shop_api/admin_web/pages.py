@@ -334,24 +334,22 @@ async def user_status_form(
     action = form.get("action")
     if action not in ("activate", "deactivate"):
         raise ValidationFailed({"action": ["Choose to activate or to deactivate the user."]})
-    pool = request.app[db_pool_key]
-    # The API's route flips the flag; the form says which way the admin meant, so a second
-    # click (or a page left open while someone else already did it) does not undo the first.
-    current = await queries.get_user_by_id(pool, id=user_id)
-    if current is None:
-        raise NotFound("No such user.")
     wanted = action == "activate"
-    if current["is_active"] == wanted:
-        state = "active" if wanted else "deactivated"
-        await sessions.flash(request, session, "ok", f"{current['email']} is already {state}.")
-        return see_other(back)
     try:
-        user = await admin.toggle_user_status(pool, user_id=user_id, admin_id=session.user["id"])
+        # The API's route flips the flag; the form says which way the admin meant, so a second
+        # click (or a page left open while someone else already did it) does not undo the first.
+        user, changed = await admin.set_user_active(
+            request.app[db_pool_key], user_id=user_id, admin_id=session.user["id"], active=wanted
+        )
     except Conflict as exc:
         await sessions.flash(request, session, "error", exc.detail or "That change is refused.")
     else:
-        state = "active again" if user["is_active"] else "deactivated and signed out everywhere"
-        await sessions.flash(request, session, "ok", f"{user['email']} is {state}.")
+        if not changed:
+            state = "active" if wanted else "deactivated"
+            await sessions.flash(request, session, "ok", f"{user['email']} is already {state}.")
+        else:
+            state = "active again" if wanted else "deactivated and signed out everywhere"
+            await sessions.flash(request, session, "ok", f"{user['email']} is {state}.")
     return see_other(back)
 
 
