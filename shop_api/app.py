@@ -16,7 +16,7 @@ from .db import create_pool
 from .keys import db_pool_key, openapi_key, outbox_wake_key, redis_key, settings_key
 from .middleware import error_middleware, wake_relay_middleware
 from .openapi import build_openapi
-from .relay import broker_dispatch, run_relay
+from .relay import Redelivery, broker_dispatch, run_relay
 from .routes import ROUTE_TABLES
 from .settings import Settings
 
@@ -46,9 +46,16 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
     if not settings.relay_in_web:
         yield
         return
-    broker = create_broker(settings.effective_broker_url)
+    broker = create_broker(
+        settings.effective_broker_url, heartbeat_seconds=settings.broker_heartbeat_seconds
+    )
     task = asyncio.create_task(
-        run_relay(app[db_pool_key], broker_dispatch(broker), app[outbox_wake_key])
+        run_relay(
+            app[db_pool_key],
+            broker_dispatch(broker),
+            app[outbox_wake_key],
+            redelivery=Redelivery.from_settings(settings),
+        )
     )
     yield
     task.cancel()

@@ -34,13 +34,29 @@ class DaemonLoopAsyncIO(AsyncIO):
         set_event_loop_thread(event_loop_thread)
 
 
-def create_broker(url: str) -> dramatiq.Broker:
+# Dramatiq's Redis broker gives a dead worker's unacknowledged messages back only in its
+# "maintenance", run by a random share of broker commands (0.1% by default, which took 5 to 10
+# minutes here). A worker's consumers poll each queue about once a second, refreshing its
+# heartbeat; at 20% of commands some live process runs maintenance on each queue every few
+# seconds, so a worker killed mid-message has its messages back heartbeat + a few seconds later.
+# The cost is a few cheap Redis calls per maintenance (a KEYS only while a dead worker is found).
+MAINTENANCE_CHANCE = 200_000  # out of dramatiq.brokers.redis.MAINTENANCE_SCALE (a million)
+DEFAULT_HEARTBEAT_SECONDS = 20.0
+
+
+def create_broker(url: str, *, heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
+                  ) -> dramatiq.Broker:
+    """The broker at `url`. `heartbeat_seconds`: how long a Redis worker may stay silent before
+    its messages go to another (RabbitMQ gives them back as soon as the connection drops)."""
     scheme = url.partition("://")[0].lower()
     if scheme in REDIS_SCHEMES:
-        broker: dramatiq.Broker = RedisBroker(url=url)
+        broker: dramatiq.Broker = RedisBroker(
+            url=url,
+            heartbeat_timeout=int(heartbeat_seconds * 1000),
+            maintenance_chance=MAINTENANCE_CHANCE,
+        )
     elif scheme in AMQP_SCHEMES:
-        # The outbox relay marks a row sent once enqueue returns; publisher confirms make that
-        # mean RabbitMQ has the message, not just that it left this process.
+        # Publisher confirms: an enqueue that returns means RabbitMQ has the message.
         broker = RabbitmqBroker(url=url, confirm_delivery=True)
     else:
         raise SettingsError(

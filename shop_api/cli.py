@@ -308,7 +308,9 @@ def reconcile_command(args: argparse.Namespace) -> int:
         settings.reconcile_after_seconds
     )
     ids = asyncio.run(
-        _with_connection(settings, lambda conn: reconcile(conn, older_than_seconds=older_than))
+        _with_connection(settings, lambda conn: reconcile(
+            conn, older_than_seconds=older_than, lease_seconds=settings.payment_lease_seconds
+        ))
     )
     print(f"Asked again for the settlement of {len(ids)} payment(s){': ' if ids else '.'}"
           + ", ".join(str(i) for i in ids))

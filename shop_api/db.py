@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosql
 import asyncpg
@@ -15,6 +17,24 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 # Every query the program runs, loaded once at import: `queries.get_user_by_id(conn, id=1)`.
 queries = aiosql.from_path(SQL_DIR, "asyncpg", kwargs_only=True, mandatory_parameters=False)
+
+# What a database that is restarting, unreachable or out of connections raises: worth waiting for.
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,  # among them ConnectionDoesNotExistError
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+T = TypeVar("T")
+
+# How long a worker keeps trying to record an effect it has done outside the database (a charge,
+# a sent email) while the database is away, before it leaves the record to a later attempt.
+RECORD_PATIENCE_SECONDS = 30.0
 
 
 async def fetch_all(rows: AsyncIterator[Any]) -> list[Any]:
@@ -62,3 +82,23 @@ async def atomic(conn: asyncpg.Connection) -> AsyncIterator[None]:
     else:
         async with conn.transaction():
             yield
+
+
+async def retry_while_unavailable(
+    work: Callable[[], Awaitable[T]], *, within: float = RECORD_PATIENCE_SECONDS
+) -> T:
+    """`work()`, tried again while the database is unavailable, for up to `within` seconds.
+
+    For writes that record an effect already done outside the database (a charge, a sent
+    email): losing the record to a short outage would make a retry do the effect again.
+    """
+    deadline = time.monotonic() + within
+    pause = 0.2
+    while True:
+        try:
+            return await work()
+        except DATABASE_UNAVAILABLE:
+            if time.monotonic() + pause > deadline:
+                raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)

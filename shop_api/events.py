@@ -6,10 +6,10 @@ actors here instead, and the worker process defines them under the same names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .outbox import (
+from .topics import (
     ORDER_CANCELLED,
     ORDER_DELIVERED,
     ORDER_PAID,
@@ -26,12 +26,14 @@ from .outbox import (
 SEND_EMAIL = "send_email"
 SETTLE_PAYMENT = "settle_payment"
 REFUND_ORDER = "refund_order"
+REFUND_PAYMENT = "refund_payment"
 UPDATE_RECOMMENDATIONS = "update_recommendations"
 
 QUEUES = {
     SEND_EMAIL: "emails",
     SETTLE_PAYMENT: "payments",
     REFUND_ORDER: "payments",
+    REFUND_PAYMENT: "payments",
     UPDATE_RECOMMENDATIONS: "recommendations",
 }
 
@@ -40,6 +42,8 @@ QUEUES = {
 class Task:
     actor_name: str
     args: tuple[Any, ...]
+    # `outbox_id`: the row the task reports back to when its effect is done.
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def queue_name(self) -> str:
@@ -61,16 +65,19 @@ _EMAIL_OF_TOPIC = {
 def tasks_for(outbox_id: int, topic: str, payload: dict[str, Any]) -> list[Task]:
     """The messages one outbox row becomes. Keys derive from the row id, so a row sent twice
     produces the same email event key and the email goes out once."""
+    report = {"outbox_id": outbox_id}
     tasks: list[Task] = []
     kind = _EMAIL_OF_TOPIC.get(topic)
     if kind is not None:
         subject = {key: payload[key] for key in ("user_id", "order_id", "payment_id", "refund")
                    if key in payload}
-        tasks.append(Task(SEND_EMAIL, (kind, f"outbox:{outbox_id}", subject)))
+        tasks.append(Task(SEND_EMAIL, (kind, f"outbox:{outbox_id}", subject), report))
     if topic == PAYMENT_REQUESTED:
-        tasks.append(Task(SETTLE_PAYMENT, (payload["payment_id"],)))
-    if (topic == ORDER_CANCELLED and payload.get("refund")) or topic == REFUND_DUE:
-        tasks.append(Task(REFUND_ORDER, (payload["order_id"],)))
+        tasks.append(Task(SETTLE_PAYMENT, (payload["payment_id"],), report))
+    if topic == REFUND_DUE and "payment_id" in payload:
+        tasks.append(Task(REFUND_PAYMENT, (payload["payment_id"],), report))
+    elif (topic == ORDER_CANCELLED and payload.get("refund")) or topic == REFUND_DUE:
+        tasks.append(Task(REFUND_ORDER, (payload["order_id"],), report))
     if topic == ORDER_PAID:  # paid through a payment or offline (admin)
-        tasks.append(Task(UPDATE_RECOMMENDATIONS, (payload["order_id"],)))
+        tasks.append(Task(UPDATE_RECOMMENDATIONS, (payload["order_id"],), report))
     return tasks

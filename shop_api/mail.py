@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import uuid
@@ -61,16 +62,28 @@ def render(kind: str, context: dict[str, Any]) -> RenderedEmail:
     )
 
 
-def build_message(settings: Settings, *, to: str, rendered: RenderedEmail, event_key: str
-                  ) -> EmailMessage:
+def message_id_for(settings: Settings, event_key: str) -> str:
+    """Derived from the event, so a resend of the same event carries the same id and a
+    receiving system can drop the copy."""
+    domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "shop.local"
+    return f"<{uuid.uuid5(uuid.NAMESPACE_URL, event_key)}@{domain}>"
+
+
+def send_deadline_seconds(settings: Settings) -> float:
+    """The longest one SMTP exchange may take: connecting, then each command (EHLO, STARTTLS,
+    EHLO, AUTH, MAIL, RCPT, DATA and the message, QUIT) within its own timeout."""
+    return settings.smtp_connect_timeout + 8 * settings.smtp_timeout
+
+
+def build_message(
+    settings: Settings, *, to: str, rendered: RenderedEmail, event_key: str, message_id: str
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
     message["Subject"] = rendered.subject
     message["Date"] = email.utils.format_datetime(datetime.now(UTC))
-    # Derived from the event, so a resend of the same event carries the same id.
-    domain = settings.mail_from.rpartition("@")[2].rstrip(">") or "shop.local"
-    message["Message-ID"] = f"<{uuid.uuid5(uuid.NAMESPACE_URL, event_key)}@{domain}>"
+    message["Message-ID"] = message_id
     message["X-Shop-Event"] = event_key
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
@@ -82,15 +95,23 @@ async def deliver(settings: Settings, message: EmailMessage) -> None:
         # Blocking file I/O: off the worker's event loop, which every actor of the process shares.
         await asyncio.to_thread(_write_file, Path(settings.email_file_dir), message)
         return
-    await aiosmtplib.send(
-        message,
+    client = aiosmtplib.SMTP(
         hostname=settings.smtp_host,
         port=settings.smtp_port,
         username=settings.smtp_user or None,
         password=settings.smtp_password or None,
         start_tls=settings.smtp_starttls,
-        timeout=30,
+        timeout=settings.smtp_timeout,  # each command; the connection has its own below
     )
+    async with asyncio.timeout(send_deadline_seconds(settings)):
+        await client.connect(timeout=settings.smtp_connect_timeout)
+        try:
+            await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()  # a courtesy: the server has taken the message already
 
 
 def _write_file(folder: Path, message: EmailMessage) -> None:

@@ -48,6 +48,10 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # Separate bounds for reaching the server and for each SMTP command: a server that takes 35 s
+    # to accept the message is waited for, not abandoned and sent again.
+    smtp_connect_timeout: float = 10.0
+    smtp_timeout: float = 60.0
     mail_from: str = "Shop <shop@example.com>"
     email_backend: str = "smtp"
     email_file_dir: str = ".data/mail"
@@ -55,6 +59,19 @@ class Settings:
     # An active product at or below this stock is low on stock (admin dashboard, inventory).
     low_stock_threshold: int = 5
     payment_gateway: str = "sandbox"
+    # How long a charge or refund in flight is left to the worker that started it; a copy of
+    # the message that finds it older takes over (asking the gateway first what happened).
+    # Longer than any gateway call can take.
+    payment_lease_seconds: float = 90.0
+    # The sandbox gateway answers after this delay (a real provider's latency; tests use it to
+    # stop things mid-call).
+    sandbox_latency_seconds: float = 0.0
+    # A Redis worker silent this long is taken for dead and its messages go to another.
+    broker_heartbeat_seconds: float = 20.0
+    # An outbox row enqueued and not completed is sent again after this, doubling each time,
+    # at most OUTBOX_MAX_SENDS times in all.
+    outbox_redeliver_after_seconds: float = 300.0
+    outbox_max_sends: int = 10
     # Each web process also drains the outbox, right after its own commits: the fast path.
     relay_in_web: bool = True
     # A payment still pending after this long is settled again by the reconciliation job.
@@ -107,12 +124,25 @@ class Settings:
             smtp_user=get("SMTP_USER", ""),
             smtp_password=get("SMTP_PASSWORD", ""),
             smtp_starttls=_bool(get("SMTP_STARTTLS", "false")),
+            smtp_connect_timeout=float(get("SMTP_CONNECT_TIMEOUT", cls.smtp_connect_timeout)),
+            smtp_timeout=float(get("SMTP_TIMEOUT", cls.smtp_timeout)),
             mail_from=get("MAIL_FROM", cls.mail_from),
             email_backend=get("EMAIL_BACKEND", cls.email_backend),
             email_file_dir=get("EMAIL_FILE_DIR", cls.email_file_dir),
             default_currency=get("DEFAULT_CURRENCY", cls.default_currency),
             low_stock_threshold=int(get("LOW_STOCK_THRESHOLD", cls.low_stock_threshold)),
             payment_gateway=get("PAYMENT_GATEWAY", cls.payment_gateway),
+            payment_lease_seconds=float(get("PAYMENT_LEASE_SECONDS", cls.payment_lease_seconds)),
+            sandbox_latency_seconds=float(
+                get("SANDBOX_LATENCY_SECONDS", cls.sandbox_latency_seconds)
+            ),
+            broker_heartbeat_seconds=float(
+                get("BROKER_HEARTBEAT_SECONDS", cls.broker_heartbeat_seconds)
+            ),
+            outbox_redeliver_after_seconds=float(
+                get("OUTBOX_REDELIVER_AFTER_SECONDS", cls.outbox_redeliver_after_seconds)
+            ),
+            outbox_max_sends=int(get("OUTBOX_MAX_SENDS", cls.outbox_max_sends)),
             relay_in_web=_bool(get("RELAY_IN_WEB", "true")),
             reconcile_after_seconds=int(
                 get("RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds)
@@ -142,6 +172,16 @@ class Settings:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
         if self.low_stock_threshold < 0:
             raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
+        if self.smtp_connect_timeout <= 0 or self.smtp_timeout <= 0:
+            raise SettingsError("SMTP_CONNECT_TIMEOUT and SMTP_TIMEOUT must be positive")
+        if self.payment_lease_seconds <= 0 or self.outbox_redeliver_after_seconds <= 0:
+            raise SettingsError(
+                "PAYMENT_LEASE_SECONDS and OUTBOX_REDELIVER_AFTER_SECONDS must be positive"
+            )
+        if self.broker_heartbeat_seconds < 5:
+            raise SettingsError("BROKER_HEARTBEAT_SECONDS must be 5 or more")
+        if self.outbox_max_sends < 1:
+            raise SettingsError("OUTBOX_MAX_SENDS must be 1 or more")
 
 
 def _load_dotenv() -> None:

@@ -48,8 +48,8 @@ WITH lines AS (
     INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
     SELECT id, NULL, status, :user_id::bigint, 'Order placed.' FROM placed
 ), announced AS (
-    INSERT INTO outbox (topic, payload)
-    SELECT :topic::text, jsonb_build_object('order_id', id) FROM placed
+    INSERT INTO outbox (topic, payload, pending_tasks)
+    SELECT :topic::text, jsonb_build_object('order_id', id), :tasks::text[] FROM placed
 ), emptied AS (
     DELETE FROM cart_items WHERE cart_id = :cart_id::bigint
 )

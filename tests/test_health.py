@@ -16,6 +16,6 @@ async def test_health_shows_the_outbox_lag(client, db):
     )
     body = await (await client.get("/api/health")).json()
     assert 89 <= body["outbox_lag_seconds"] <= 120
-    await db.execute("UPDATE outbox SET sent_at = now()")
+    await db.execute("UPDATE outbox SET sent_at = now(), enqueues = 1")  # handed to the broker
     body = await (await client.get("/api/health")).json()
     assert body["outbox_lag_seconds"] == 0

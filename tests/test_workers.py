@@ -7,44 +7,27 @@ A real Dramatiq worker runs in the test process against the test Redis, a real S
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from email import message_from_bytes, policy
+from decimal import Decimal
 
 import dramatiq
 import pytest
-from aiosmtpd.controller import Controller
 from factories import create_buyer, create_product, fill_cart, place_order
+from smtp_server import SmtpServer
 
+from shop_api import outbox
 from shop_api.broker import create_broker
-from shop_api.db import create_pool, queries
+from shop_api.db import create_pool
+from shop_api.events import tasks_for
 from shop_api.relay import broker_dispatch, relay_batch
 
 WAIT_SECONDS = 15
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def subjects(self) -> list[str]:
-        return [str(message["Subject"]) for message in self.messages]
-
-
 @pytest.fixture(scope="module")
 def smtp():
-    mailbox = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield mailbox, port
-    controller.stop()
+    with SmtpServer() as server:
+        yield server.mailbox, server.port
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +63,7 @@ def running_worker(worker_env):
 @pytest.fixture
 def worker(running_worker):
     """The mailbox of a Dramatiq worker running in this process, emptied for the test."""
-    running_worker.messages.clear()
+    running_worker.reset()
     return running_worker
 
 
@@ -256,9 +239,14 @@ async def test_a_message_delivered_twice_acts_once(client, db, settings, pool, w
     await eventually(lambda: _async(len(mailbox.messages) >= 2), pool=pool, relay=relay)
     before = list(mailbox.subjects())
 
-    # Every outbox row sent again, as after a relay crash between enqueue and commit.
-    await db.execute("UPDATE outbox SET sent_at = NULL")
-    await relay(pool)
+    # Every outbox row's messages sent again, as a broker redelivering them would.
+    rows = await pool.fetch("SELECT id, topic, payload FROM outbox")
+    broker = create_broker(settings.redis_url)
+    try:
+        for row in rows:
+            await broker_dispatch(broker)(tasks_for(row["id"], row["topic"], row["payload"]))
+    finally:
+        broker.close()
     from workers.payments import settle_payment
 
     settle_payment.send(payment["id"])
@@ -309,7 +297,7 @@ async def test_a_rolled_back_transaction_sends_nothing(db, pool, worker, relay):
     async with pool.acquire() as conn:
         transaction = conn.transaction()
         await transaction.start()
-        await queries.outbox_insert(conn, topic="user.registered", payload={"user_id": user_id})
+        await outbox.publish(conn, "user.registered", {"user_id": user_id})
         await transaction.rollback()
     assert await relay(pool) == 0
     await asyncio.sleep(1)
@@ -364,8 +352,12 @@ async def test_reconciliation_settles_stuck_payments(client, db, settings, pool,
 
     buyer, _, order = await _place_order(client, db, settings)
     payment = await _pay(client, buyer, order["id"], "tok_visa")
-    # The settlement message was lost: forget it was ever sent, and age the payment.
-    await db.execute("UPDATE outbox SET sent_at = now() WHERE topic = 'payment.requested'")
+    # A request closed without its effect (as the relay before migration 0016 closed rows at
+    # enqueue) and the message lost: only reconciliation can notice.
+    await db.execute(
+        "UPDATE outbox SET completed_at = now(), sent_at = now(), pending_tasks = '{}'"
+        " WHERE topic = 'payment.requested'"
+    )
     await db.execute("UPDATE payments SET created_at = now() - interval '1 hour'")
     async with pool.acquire() as conn:
         assert await reconcile(conn, older_than_seconds=300) == [payment["id"]]
@@ -449,7 +441,7 @@ async def test_recommendations_route(client, db, settings, pool):
     assert missing.status == 404
 
 
-async def test_a_payment_that_lands_after_cancellation_is_refunded(
+async def test_an_order_cancelled_before_settlement_is_never_charged(
     client, db, settings, pool, worker, relay
 ):
     buyer, _, order = await _place_order(client, db, settings)
@@ -457,13 +449,52 @@ async def test_a_payment_that_lands_after_cancellation_is_refunded(
     # The customer cancels while the settlement message has not been relayed yet.
     cancelled = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
     assert cancelled.status == 200
-    refunded = await eventually(
-        lambda: _payment_status(client, buyer, payment["id"], wanted=("refunded",)),
+    failed = await eventually(
+        lambda: _payment_status(client, buyer, payment["id"], wanted=("failed",)),
         pool=pool, relay=relay,
     )
-    assert refunded["status"] == "refunded"
+    assert failed["failure_reason"] == "order_not_payable"
+    # The gateway was never asked: no charge, so nothing to refund.
+    assert await db.fetchval("SELECT count(*) FROM sandbox_gateway_operations") == 0
     detail = await (await client.get(f"/api/orders/{order['id']}", headers=buyer.headers)).json()
     assert detail["status"] == "cancelled"
+
+    async def every_row_closed():
+        return await db.fetchval("SELECT count(*) FROM outbox WHERE completed_at IS NULL") == 0
+
+    assert await eventually(every_row_closed, pool=pool, relay=relay)
+
+
+async def test_a_charge_that_lands_after_cancellation_is_refunded(client, db, settings, pool):
+    from shop_api.domain import payments
+    from shop_api.gateway import SandboxGateway, charge_key, refund_key
+
+    gateway = SandboxGateway(pool)
+    buyer, _, order = await _place_order(client, db, settings)
+    payment = await _pay(client, buyer, order["id"], "tok_visa")
+    # The charge went out; the customer cancels before its answer is recorded.
+    result = await gateway.charge(
+        idempotency_key=charge_key(payment["id"]), token="tok_visa",
+        amount=Decimal("50.00"), currency="USD",
+    )
+    await db.execute("UPDATE payments SET charge_started_at = now() WHERE id = $1", payment["id"])
+    cancelled = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
+    assert cancelled.status == 200
+    async with pool.acquire() as conn:
+        assert await payments.record_charge(conn, payment["id"], result) == "succeeded"
+    refund = await db.fetchrow(
+        "SELECT payload FROM outbox WHERE topic = 'refund.due'"
+    )
+    assert refund is not None
+    assert await payments.refund_payment(pool, gateway, payment["id"]) is True
+    assert await payments.refund_payment(pool, gateway, payment["id"]) is False
+    operations = await db.fetch(
+        "SELECT idempotency_key, operation, requests FROM sandbox_gateway_operations ORDER BY 1"
+    )
+    assert [tuple(row) for row in operations] == [
+        (charge_key(payment["id"]), "charge", 1), (refund_key(payment["id"]), "refund", 1)
+    ]
+    assert (await _payment_status(client, buyer, payment["id"], wanted=("refunded",)))
 
 
 async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settings, pool):
@@ -471,16 +502,22 @@ async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settin
     from shop_api.gateway import TransientGatewayError
 
     class Unreachable:
+        """A provider that times out on every charge and has no record of any key."""
+
         name = "unreachable"
 
         async def charge(self, **_):
             raise TransientGatewayError("timeout")
 
+        async def lookup_charge(self, idempotency_key):
+            return None
+
     buyer, _, order = await _place_order(client, db, settings)
     payment = await _pay(client, buyer, order["id"], "tok_visa")
-    for _ in range(2):
+    for _ in range(3):
         with pytest.raises(TransientGatewayError):
             await payments.settle(pool, Unreachable(), payment["id"], max_attempts=3)
+    # The attempts are used up: the gateway is asked what it did, and says nothing.
     assert await payments.settle(pool, Unreachable(), payment["id"], max_attempts=3) == "failed"
     row = await db.fetchrow(
         "SELECT status, failure_reason, attempts FROM payments WHERE id = $1", payment["id"]
@@ -492,19 +529,74 @@ async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settin
     ) == 1
 
 
-async def test_reconciliation_leaves_fresh_payments_alone(client, db, settings, pool):
+async def test_exhausted_attempts_record_the_charge_the_gateway_made(client, db, settings, pool):
+    from shop_api.domain import payments
+    from shop_api.gateway import SandboxGateway, TransientGatewayError
+
+    class LostAnswers(SandboxGateway):
+        """Charges, then loses every answer on the way back."""
+
+        async def charge(self, **kwargs):
+            await super().charge(**kwargs)
+            raise TransientGatewayError("connection reset")
+
+    buyer, _, order = await _place_order(client, db, settings)
+    payment = await _pay(client, buyer, order["id"], "tok_visa")
+    for _ in range(2):
+        with pytest.raises(TransientGatewayError):
+            await payments.settle(pool, LostAnswers(pool), payment["id"], max_attempts=2)
+    assert await payments.settle(pool, LostAnswers(pool), payment["id"], max_attempts=2) == (
+        "succeeded"
+    )
+    assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == "paid"
+    assert await db.fetchval("SELECT requests FROM sandbox_gateway_operations") == 2
+
+
+async def test_a_second_successful_charge_of_an_order_is_refunded(client, db, settings, pool):
+    from shop_api.domain import payments
+    from shop_api.gateway import ChargeResult, SandboxGateway
+
+    buyer, _, order = await _place_order(client, db, settings)
+    first = await _pay(client, buyer, order["id"], "tok_visa")
+    # The first payment was recorded failed although the gateway charged it (the failure of
+    # the old exhausted settlement); the customer paid again.
+    await db.execute(
+        "UPDATE payments SET status = 'failed', failure_reason = 'processing_error' WHERE id = $1",
+        first["id"],
+    )
+    second = await _pay(client, buyer, order["id"], "tok_mastercard")
+    assert await payments.settle(pool, SandboxGateway(pool), second["id"]) == "succeeded"
+    async with pool.acquire() as conn:
+        late = ChargeResult(True, reference="sandbox_ch_late")
+        assert await payments.record_charge(conn, first["id"], late) == "succeeded"
+    due = await pool.fetchval("SELECT payload FROM outbox WHERE topic = 'refund.due'")
+    assert due == {"payment_id": first["id"], "order_id": order["id"]}
+    assert await payments.refund_payment(pool, SandboxGateway(pool), first["id"]) is True
+    statuses = await db.fetch("SELECT id, status FROM payments ORDER BY id")
+    assert [row["status"] for row in statuses] == ["refunded", "succeeded"]
+    assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == "paid"
+
+
+async def test_reconciliation_redrives_only_what_is_stuck(client, db, settings, pool):
     from shop_api.domain.payments import reconcile
 
     buyer, _, order = await _place_order(client, db, settings)
     payment = await _pay(client, buyer, order["id"], "tok_visa")
-    before = await db.fetchval("SELECT count(*) FROM outbox WHERE topic = 'payment.requested'")
-    async with pool.acquire() as conn:
-        assert await reconcile(conn, older_than_seconds=300) == []
-        await db.execute("UPDATE payments SET created_at = now() - interval '1 hour'")
-        assert await reconcile(conn, older_than_seconds=300) == [payment["id"]]
-    payloads = await db.fetch(
-        "SELECT payload->>'payment_id' AS payment_id FROM outbox"
-        " WHERE topic = 'payment.requested' ORDER BY id"
+
+    async def redriven() -> list[int]:
+        async with pool.acquire() as conn:
+            return await reconcile(conn, older_than_seconds=300, lease_seconds=90)
+
+    assert await redriven() == []  # fresh
+    await db.execute("UPDATE payments SET created_at = now() - interval '1 hour'")
+    assert await redriven() == []  # old, but its request is still open: the relay's to resend
+    await db.execute("UPDATE outbox SET completed_at = now(), pending_tasks = '{}'")
+    await db.execute("UPDATE payments SET charge_started_at = now() - interval '30 seconds'")
+    assert await redriven() == []  # a charge in flight: slow, not stuck
+    await db.execute("UPDATE payments SET charge_started_at = now() - interval '10 minutes'")
+    assert await redriven() == [payment["id"]]  # its attempt died: stuck
+    assert await redriven() == []  # one message per stuck payment, not one per run
+    open_requests = await pool.fetch(
+        "SELECT payload FROM outbox WHERE topic = 'payment.requested' AND completed_at IS NULL"
     )
-    assert len(payloads) == before + 1
-    assert payloads[-1]["payment_id"] == str(payment["id"])
+    assert [row["payload"] for row in open_requests] == [{"payment_id": payment["id"]}]

@@ -14,6 +14,8 @@ from shop_api.settings import Settings
 from .resources import WorkerResources
 
 settings = Settings.from_env()
-broker = create_broker(settings.effective_broker_url)
+broker = create_broker(
+    settings.effective_broker_url, heartbeat_seconds=settings.broker_heartbeat_seconds
+)
 broker.add_middleware(WorkerResources(settings))
 dramatiq.set_broker(broker)

@@ -7,7 +7,7 @@ import dramatiq
 from shop_api import events
 from shop_api.domain import emails
 
-from .resources import resources
+from .resources import resources, task_of
 
 
 @dramatiq.actor(
@@ -19,8 +19,14 @@ from .resources import resources
     max_backoff=15 * 60_000,
     throws=(emails.NothingToSend,),
 )
-async def send_email(kind: str, event_key: str, subject: dict) -> None:
+async def send_email(kind: str, event_key: str, subject: dict, outbox_id: int | None = None
+                     ) -> None:
     current = resources()
     await emails.send_once(
-        current.pool, current.settings, kind=kind, event_key=event_key, subject=subject
+        current.pool,
+        current.settings,
+        kind=kind,
+        event_key=event_key,
+        subject=subject,
+        task=task_of(events.SEND_EMAIL, outbox_id),
     )

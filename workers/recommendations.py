@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dramatiq
 
-from shop_api import events
+from shop_api import events, outbox
 from shop_api.domain import recommendations
 
-from .resources import resources
+from .resources import resources, task_of
 
 
 @dramatiq.actor(
@@ -15,6 +15,7 @@ from .resources import resources
     queue_name=events.QUEUES[events.UPDATE_RECOMMENDATIONS],
     max_retries=5,
 )
-async def update_recommendations(order_id: int) -> None:
-    async with resources().pool.acquire() as conn:
+async def update_recommendations(order_id: int, outbox_id: int | None = None) -> None:
+    async with resources().pool.acquire() as conn, conn.transaction():
         await recommendations.refresh_for_order(conn, order_id)
+        await outbox.complete(conn, task_of(events.UPDATE_RECOMMENDATIONS, outbox_id))

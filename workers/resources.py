@@ -1,7 +1,8 @@
 """What every actor of a worker process shares: settings, an asyncpg pool, the payment gateway.
 
-Opened on the worker's event loop when the worker boots, closed when it stops, like the web
-app's cleanup_ctx. A worker process runs one Dramatiq worker, so one set per process.
+Opened on the worker's event loop before the worker boots its consumers (so no message is taken
+before there is a pool to handle it), closed when it stops, like the web app's cleanup_ctx. A
+worker process runs one Dramatiq worker, so one set per process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dramatiq.asyncio import get_event_loop_thread
 
 from shop_api.db import create_pool
 from shop_api.gateway import PaymentGateway, get_gateway
+from shop_api.outbox import TaskRef
 from shop_api.settings import Settings
 
 
@@ -33,11 +35,19 @@ def resources() -> Resources:
     return _current
 
 
+def task_of(actor_name: str, outbox_id: int | None) -> TaskRef | None:
+    """The outbox task a message reports to; None for a message not sent by the relay."""
+    return None if outbox_id is None else TaskRef(outbox_id, actor_name)
+
+
 class WorkerResources(dramatiq.Middleware):
+    """Added after the AsyncIO middleware, whose before_worker_boot starts the event loop."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Before, not after: Worker.start() starts the consumers between the two hooks.
         global _current
         settings = self.settings
         pool = get_event_loop_thread().run_coroutine(
@@ -48,7 +58,10 @@ class WorkerResources(dramatiq.Middleware):
                 command_timeout=settings.db_command_timeout,
             )
         )
-        _current = Resources(settings, pool, get_gateway(settings.payment_gateway))
+        gateway = get_gateway(
+            settings.payment_gateway, pool, sandbox_latency_seconds=settings.sandbox_latency_seconds
+        )
+        _current = Resources(settings, pool, gateway)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         global _current

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from .. import outbox
+from .. import outbox, topics
 from ..auth import AccountDisabled, check_token_still_valid
 from ..db import queries
 from ..errors import ApiError, Unauthorized, ValidationFailed
@@ -51,7 +51,7 @@ async def register(
             full_name=full_name,
             role="customer",
         )
-        await outbox.publish(conn, outbox.USER_REGISTERED, {"user_id": user["id"]})
+        await outbox.publish(conn, topics.USER_REGISTERED, {"user_id": user["id"]})
     return user
 
 
@@ -143,7 +143,7 @@ async def change_password(
         async with conn.transaction():
             updated = await queries.set_password(conn, id=user["id"], password_hash=new_hash)
             await queries.revoke_user_refresh_tokens(conn, user_id=user["id"])
-            await outbox.publish(conn, outbox.PASSWORD_CHANGED, {"user_id": user["id"]})
+            await outbox.publish(conn, topics.PASSWORD_CHANGED, {"user_id": user["id"]})
             return await issue_pair(conn, settings, updated, family_id=uuid.uuid4())
 
 

@@ -7,15 +7,22 @@ from typing import Any
 
 import asyncpg
 
-from .. import mail
-from ..db import queries
+from .. import mail, outbox
+from ..db import queries, retry_while_unavailable
+from ..outbox import TaskRef
 from ..settings import Settings
 
 log = logging.getLogger("shop_api.emails")
 
 
+
+
 class NothingToSend(Exception):
     """The email's subject is gone (a deleted user, say): permanent, never retried."""
+
+
+class EmailInFlight(Exception):
+    """Another attempt claimed this email and may be sending it: try again later."""
 
 
 def _found(row: asyncpg.Record | None, what: str) -> dict[str, Any]:
@@ -43,25 +50,62 @@ async def _context(conn: asyncpg.Connection, subject: dict[str, Any]) -> dict[st
 
 
 async def send_once(
-    pool: asyncpg.Pool, settings: Settings, *, kind: str, event_key: str, subject: dict
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    kind: str,
+    event_key: str,
+    subject: dict,
+    task: TaskRef | None = None,
 ) -> bool:
     """Send the `kind` email of one event unless it was sent; returns whether this call sent it.
 
-    The sent_emails row is claimed in a transaction held open while the message goes out: the
-    lock is on that row alone, and it is what lets a redelivered message find the email sent.
+    Claimed in one short statement, sent with no transaction open and no pool connection held,
+    marked sent after. A crash between the server's 250 and the mark leaves the claim, which a
+    retry takes over once it is older than the longest send, sending with the same Message-ID.
     """
     async with pool.acquire() as conn:
-        context = await _context(conn, subject)
+        try:
+            context = await _context(conn, subject)
+        except NothingToSend:
+            await outbox.complete(conn, task)  # nothing will ever be sent for this event
+            raise
         recipient = context["user"]["email"]
-        message = mail.build_message(
-            settings, to=recipient, rendered=mail.render(kind, context), event_key=event_key
+        claimed = await queries.claim_email_event(
+            conn,
+            event_key=event_key,
+            kind=kind,
+            recipient=recipient,
+            message_id=mail.message_id_for(settings, event_key),
+            lease_seconds=email_lease_seconds(settings),
         )
-        async with conn.transaction():
-            claimed = await queries.claim_email_event(
-                conn, event_key=event_key, kind=kind, recipient=recipient
-            )
-            if claimed is None:
-                log.info("%s email of %s already sent", kind, event_key)
-                return False
-            await mail.deliver(settings, message)
+        if claimed is None:
+            if await queries.email_status(conn, event_key=event_key) != "sent":
+                raise EmailInFlight(f"{kind} email of {event_key} is being sent by another attempt")
+            log.info("%s email of %s already sent", kind, event_key)
+            await outbox.complete(conn, task)
+            return False
+    if claimed["attempts"] > 1:
+        log.warning("%s email of %s: sending again after an attempt that did not finish",
+                    kind, event_key)
+    message = mail.build_message(
+        settings,
+        to=recipient,
+        rendered=mail.render(kind, context),
+        event_key=event_key,
+        message_id=claimed["message_id"],
+    )
+    await mail.deliver(settings, message)
+
+    async def mark_sent() -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await queries.mark_email_sent(conn, event_key=event_key)
+            await outbox.complete(conn, task)
+
+    await retry_while_unavailable(mark_sent)
     return True
+
+
+def email_lease_seconds(settings: Settings) -> float:
+    """How long a claim is left to the attempt that made it: longer than any send can take."""
+    return mail.send_deadline_seconds(settings) + settings.smtp_timeout

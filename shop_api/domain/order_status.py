@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from .. import outbox
+from .. import outbox, topics
 from ..db import atomic, queries
 from ..errors import Conflict, NotFound
 
@@ -99,11 +99,11 @@ async def change_status(
 def _message(order_id: int, from_status: str, to_status: str) -> tuple[str, dict[str, Any]] | None:
     """The outbox message announcing a change, for the changes a worker acts on."""
     if to_status == CANCELLED:
-        return outbox.ORDER_CANCELLED, {"order_id": order_id, "refund": from_status in REFUNDABLE}
+        return topics.ORDER_CANCELLED, {"order_id": order_id, "refund": from_status in REFUNDABLE}
     if to_status == PAID:
-        return outbox.ORDER_PAID, {"order_id": order_id}
+        return topics.ORDER_PAID, {"order_id": order_id}
     if to_status == SHIPPED:
-        return outbox.ORDER_SHIPPED, {"order_id": order_id}
+        return topics.ORDER_SHIPPED, {"order_id": order_id}
     if to_status == DELIVERED:
-        return outbox.ORDER_DELIVERED, {"order_id": order_id}
+        return topics.ORDER_DELIVERED, {"order_id": order_id}
     return None

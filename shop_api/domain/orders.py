@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from .. import outbox
+from .. import outbox, topics
 from ..db import atomic, fetch_all, queries
 from ..errors import NotFound, Unprocessable, ValidationFailed
 from ..schemas.common import MAX_MONEY
@@ -66,7 +66,8 @@ async def place_order(
             currency=currency,
             delivery_address=delivery_address,
             notes=notes,
-            topic=outbox.ORDER_PLACED,
+            topic=topics.ORDER_PLACED,
+            tasks=outbox.task_names(topics.ORDER_PLACED, {}),
         )
 
 

@@ -1,0 +1,15 @@
+"""The outbox topics: what happened, as the domain announces it. events.py says what each sets
+in motion."""
+
+ORDER_PLACED = "order.placed"  # {order_id}
+ORDER_PAID = "order.paid"  # {order_id}
+ORDER_CANCELLED = "order.cancelled"  # {order_id, refund}
+ORDER_SHIPPED = "order.shipped"  # {order_id}
+ORDER_DELIVERED = "order.delivered"  # {order_id}
+USER_REGISTERED = "user.registered"  # {user_id}
+PASSWORD_CHANGED = "password.changed"  # {user_id}
+PAYMENT_REQUESTED = "payment.requested"  # {payment_id}
+PAYMENT_SUCCEEDED = "payment.succeeded"  # {payment_id, order_id}
+PAYMENT_FAILED = "payment.failed"  # {payment_id}
+# A successful charge the order cannot keep (cancelled meanwhile, or paid twice): give it back.
+REFUND_DUE = "refund.due"  # {payment_id, order_id}; rows before 0016 carry only order_id
