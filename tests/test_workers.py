@@ -14,6 +14,7 @@ from email import message_from_bytes, policy
 import dramatiq
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import create_account
 from factories import create_buyer, create_product, fill_cart, place_order
 
 from shop_api.broker import create_broker
@@ -508,3 +509,22 @@ async def test_reconciliation_leaves_fresh_payments_alone(client, db, settings, 
     )
     assert len(payloads) == before + 1
     assert payloads[-1]["payment_id"] == str(payment["id"])
+
+
+async def test_an_email_change_is_announced_to_the_old_address(client, db, pool, worker, relay):
+    mailbox = worker
+    account = await create_account(db, client, "before@example.com")
+    changed = await client.put(
+        "/api/auth/me",
+        json={"email": "after@example.com", "current_password": account.password},
+        headers=account.headers,
+    )
+    assert changed.status == 200
+    await eventually(lambda: _async(len(mailbox.messages) == 1), pool=pool, relay=relay)
+    message = mailbox.messages[0]
+    assert message["To"] == "before@example.com"
+    assert message["Subject"] == "The email address of your account was changed"
+    for part in ("plain", "html"):
+        content = message.get_body(preferencelist=(part,)).get_content()
+        assert "before@example.com" in content and "after@example.com" in content
+    assert await db.fetchval("SELECT recipient FROM sent_emails") == "before@example.com"
