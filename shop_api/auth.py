@@ -30,8 +30,13 @@ async def authenticate(request: web.Request, *, admin: bool = False) -> asyncpg.
     if token is None:
         raise Unauthorized()
     claims = decode(request.app[settings_key], token, token_type=ACCESS)
-    user = await queries.get_user_by_id(request.app[db_pool_key], id=claims["user_id"])
+    user = await queries.get_user_for_access_token(
+        request.app[db_pool_key], id=claims["user_id"], family_id=claims["family_id"]
+    )
     user = check_token_still_valid(user, claims)
+    if user["family_revoked"]:
+        # A refresh token of this login was reused: it leaked, so its access tokens die too.
+        raise Unauthorized("The token is no longer valid.")
     if admin and user["role"] != "admin":
         raise Forbidden("Admins only.")
     return user

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .topics import (
+    EMAIL_CHANGED,
     ORDER_CANCELLED,
     ORDER_DELIVERED,
     ORDER_PAID,
@@ -53,6 +54,7 @@ class Task:
 _EMAIL_OF_TOPIC = {
     USER_REGISTERED: "welcome",
     PASSWORD_CHANGED: "password_changed",
+    EMAIL_CHANGED: "email_changed",
     ORDER_PLACED: "order_confirmation",
     ORDER_SHIPPED: "order_shipped",
     ORDER_DELIVERED: "order_delivered",
@@ -69,7 +71,8 @@ def tasks_for(outbox_id: int, topic: str, payload: dict[str, Any]) -> list[Task]
     tasks: list[Task] = []
     kind = _EMAIL_OF_TOPIC.get(topic)
     if kind is not None:
-        subject = {key: payload[key] for key in ("user_id", "order_id", "payment_id", "refund")
+        subject = {key: payload[key]
+                   for key in ("user_id", "order_id", "payment_id", "refund", "old_email")
                    if key in payload}
         tasks.append(Task(SEND_EMAIL, (kind, f"outbox:{outbox_id}", subject), report))
     if topic == PAYMENT_REQUESTED:

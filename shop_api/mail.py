@@ -24,6 +24,7 @@ SHOP_NAME = "Shop"
 SUBJECTS = {
     "welcome": "Welcome to {shop}",
     "password_changed": "Your password was changed",
+    "email_changed": "The email address of your account was changed",
     "order_confirmation": "Order #{order_id} confirmed",
     "order_shipped": "Order #{order_id} has shipped",
     "order_delivered": "Order #{order_id} was delivered",

@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .client_address import IPNetwork, parse_networks
+
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
 
@@ -20,6 +22,13 @@ def _bool(value: str) -> bool:
     if lowered in {"0", "false", "no", "off", ""}:
         return False
     raise SettingsError(f"not a boolean: {value!r}")
+
+
+def _networks(value: str) -> tuple[IPNetwork, ...]:
+    try:
+        return parse_networks(value)
+    except ValueError as exc:
+        raise SettingsError(f"TRUSTED_PROXIES must be comma-separated CIDRs: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class Settings:
     bcrypt_rounds: int = 12
     rate_limit_login: int = 10
     rate_limit_address: int = 60
+    # Peers whose X-Forwarded-For names the client (see client_address.py); none by default.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     smtp_host: str = "localhost"
@@ -117,6 +128,7 @@ class Settings:
             bcrypt_rounds=int(get("BCRYPT_ROUNDS", cls.bcrypt_rounds)),
             rate_limit_login=int(get("RATE_LIMIT_LOGIN", cls.rate_limit_login)),
             rate_limit_address=int(get("RATE_LIMIT_ADDRESS", cls.rate_limit_address)),
+            trusted_proxies=_networks(get("TRUSTED_PROXIES", "")),
             max_body_bytes=int(get("MAX_BODY_BYTES", cls.max_body_bytes)),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             smtp_host=get("SMTP_HOST", cls.smtp_host),

@@ -8,6 +8,7 @@ ORDER_SHIPPED = "order.shipped"  # {order_id}
 ORDER_DELIVERED = "order.delivered"  # {order_id}
 USER_REGISTERED = "user.registered"  # {user_id}
 PASSWORD_CHANGED = "password.changed"  # {user_id}
+EMAIL_CHANGED = "email.changed"  # {user_id, old_email}: the notice goes to old_email
 PAYMENT_REQUESTED = "payment.requested"  # {payment_id}
 PAYMENT_SUCCEEDED = "payment.succeeded"  # {payment_id, order_id}
 PAYMENT_FAILED = "payment.failed"  # {payment_id}

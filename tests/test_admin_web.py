@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import ipaddress
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -756,3 +757,33 @@ def test_the_daily_chart_scales_bars_and_line_to_their_axes():
     assert [label.day for label in chart.labels][-1] == today
     assert len(chart.labels) == 6
     assert chart.revenue_total == 1200 and chart.orders_total == 6 and not chart.empty
+
+
+async def test_form_logins_count_the_client_behind_a_trusted_proxy(aiohttp_client, settings, db):
+    app = create_app(dataclasses.replace(
+        settings, rate_limit_address=2, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),)
+    ))
+    client = await aiohttp_client(app)
+    await create_user(db, "boss@example.com", role="admin")
+
+    async def attempt(forwarded_for: str) -> int:
+        form_page = await client.get("/admin/login")
+        response = await client.post(
+            "/admin/login",
+            data={"csrf_token": csrf_of(await form_page.text()), "email": "boss@example.com",
+                  "password": "wrong-password-1"},
+            headers={"X-Forwarded-For": forwarded_for},
+            allow_redirects=False,
+        )
+        return response.status
+
+    assert [await attempt("203.0.113.7") for _ in range(3)] == [401, 401, 429]
+    # Another client behind the same proxy has a budget of its own, shared with the API login.
+    assert await attempt("198.51.100.4") == 401
+    api = await client.post(
+        "/api/auth/login",
+        json={"email": "nobody@example.com", "password": "guess-1234"},
+        headers={"X-Forwarded-For": "198.51.100.4"},
+    )
+    assert api.status == 401
+    assert await attempt("198.51.100.4") == 429

@@ -210,7 +210,9 @@ async def test_update_profile(client, db, customer):
 async def test_update_profile_email_taken_and_no_mass_assignment(client, db, customer):
     await create_account(db, client, "taken@example.com")
     taken = await client.put(
-        "/api/auth/me", json={"email": "TAKEN@example.com"}, headers=customer.headers
+        "/api/auth/me",
+        json={"email": "TAKEN@example.com", "current_password": customer.password},
+        headers=customer.headers,
     )
     assert taken.status == 409
     assert (await taken.json())["code"] == "email_taken"

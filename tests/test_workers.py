@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import dramatiq
 import pytest
+from conftest import create_account
 from factories import create_buyer, create_product, fill_cart, place_order
 from smtp_server import SmtpServer
 
@@ -600,3 +601,21 @@ async def test_reconciliation_redrives_only_what_is_stuck(client, db, settings, 
         "SELECT payload FROM outbox WHERE topic = 'payment.requested' AND completed_at IS NULL"
     )
     assert [row["payload"] for row in open_requests] == [{"payment_id": payment["id"]}]
+
+async def test_an_email_change_is_announced_to_the_old_address(client, db, pool, worker, relay):
+    mailbox = worker
+    account = await create_account(db, client, "before@example.com")
+    changed = await client.put(
+        "/api/auth/me",
+        json={"email": "after@example.com", "current_password": account.password},
+        headers=account.headers,
+    )
+    assert changed.status == 200
+    await eventually(lambda: _async(len(mailbox.messages) == 1), pool=pool, relay=relay)
+    message = mailbox.messages[0]
+    assert message["To"] == "before@example.com"
+    assert message["Subject"] == "The email address of your account was changed"
+    for part in ("plain", "html"):
+        content = message.get_body(preferencelist=(part,)).get_content()
+        assert "before@example.com" in content and "after@example.com" in content
+    assert await db.fetchval("SELECT recipient FROM sent_emails") == "before@example.com"

@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from .. import ratelimit
 from ..auth import AccountDisabled
+from ..client_address import client_address
 from ..domain import accounts
 from ..errors import RateLimited
 from ..keys import db_pool_key, redis_key, settings_key
@@ -74,9 +75,9 @@ async def login(request: web.Request) -> web.Response:
         await ratelimit.hit_login(
             request.app[redis_key],
             settings,
-            address=request.remote or "unknown",
+            address=client_address(request, settings.trusted_proxies),
             email=credentials["email"],
-            scope="login",
+            scope=ratelimit.LOGIN,
         )
         user = await accounts.check_credentials(
             request.app[db_pool_key],

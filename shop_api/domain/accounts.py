@@ -12,6 +12,7 @@ from ..auth import AccountDisabled, check_token_still_valid
 from ..db import queries
 from ..errors import ApiError, Unauthorized, ValidationFailed
 from ..security import tokens
+from ..security.email_key import email_key
 from ..security.passwords import hash_password, verify_password
 from ..settings import Settings
 
@@ -63,7 +64,7 @@ async def check_credentials(
     Shared by the API login, which then issues tokens, and the admin pages' form login, which
     starts a session instead and has no use for a token pair.
     """
-    row = await queries.get_login_by_email(pool, email=email.strip())
+    row = await queries.get_login_by_email(pool, email_key=email_key(email))
     matches = await verify_password(
         password, row["password_hash"] if row else None, settings.bcrypt_rounds
     )
@@ -87,7 +88,11 @@ async def issue_pair(
     conn: asyncpg.Connection, settings: Settings, user: asyncpg.Record, *, family_id: uuid.UUID
 ) -> TokenPair:
     access = tokens.issue(
-        settings, token_type=tokens.ACCESS, user_id=user["id"], token_version=user["token_version"]
+        settings,
+        token_type=tokens.ACCESS,
+        user_id=user["id"],
+        token_version=user["token_version"],
+        family_id=family_id,
     )
     refresh = tokens.issue(
         settings, token_type=tokens.REFRESH, user_id=user["id"], token_version=user["token_version"]
@@ -135,9 +140,7 @@ async def change_password(
     current_password: str,
     new_password: str,
 ) -> TokenPair:
-    current_hash = await queries.get_password_hash(pool, id=user["id"])
-    if not await verify_password(current_password, current_hash, settings.bcrypt_rounds):
-        raise ValidationFailed({"current_password": ["The current password is wrong."]})
+    await check_current_password(pool, settings, user_id=user["id"], password=current_password)
     new_hash = await hash_password(new_password, settings.bcrypt_rounds)
     async with pool.acquire() as conn:
         async with conn.transaction():
@@ -156,11 +159,39 @@ async def create_admin(
     )
 
 
+async def check_current_password(
+    pool: asyncpg.Pool, settings: Settings, *, user_id: int, password: str
+) -> None:
+    """The signed-in user's own password, asked again before a change that takes the account
+    over (a new password, a new email): a stolen access token alone is not enough."""
+    current_hash = await queries.get_password_hash(pool, id=user_id)
+    if not await verify_password(password, current_hash, settings.bcrypt_rounds):
+        raise ValidationFailed({"current_password": ["The current password is wrong."]})
+
+
 async def update_profile(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    pool: asyncpg.Pool,
+    settings: Settings,
     *,
     user_id: int,
     full_name: str | None,
     email: str | None,
+    current_password: str | None,
 ) -> asyncpg.Record:
-    return await queries.update_profile(conn, id=user_id, full_name=full_name, email=email)
+    """Change the name and/or the email. A new email needs the current password, and the
+    address it replaces is told (through the outbox, in the same transaction)."""
+    if email is not None:
+        await check_current_password(
+            pool, settings, user_id=user_id, password=current_password or ""
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        updated = await queries.update_profile(
+            conn, id=user_id, full_name=full_name, email=email
+        )
+        if updated["email"] != updated["previous_email"]:
+            await outbox.publish(
+                conn,
+                topics.EMAIL_CHANGED,
+                {"user_id": user_id, "old_email": updated["previous_email"]},
+            )
+    return updated

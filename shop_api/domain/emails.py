@@ -46,7 +46,16 @@ async def _context(conn: asyncpg.Connection, subject: dict[str, Any]) -> dict[st
         user_id = order["user_id"]
     user = await queries.get_user_by_id(conn, id=user_id) if user_id is not None else None
     context["user"] = _found(user, f"user {user_id}")
+    context.update(_addressing(context["user"], subject))
     return context
+
+
+def _addressing(user: dict[str, Any], subject: dict[str, Any]) -> dict[str, Any]:
+    """Whom the email goes to: the user's address, except the notice of an email change, which
+    goes to the address it replaced (the new one may be an attacker's); the event carries it,
+    since the database only holds the new one."""
+    old_email = subject.get("old_email")
+    return {"recipient": old_email or user["email"], "old_email": old_email}
 
 
 async def send_once(
@@ -70,7 +79,7 @@ async def send_once(
         except NothingToSend:
             await outbox.complete(conn, task)  # nothing will ever be sent for this event
             raise
-        recipient = context["user"]["email"]
+        recipient = context["recipient"]
         claimed = await queries.claim_email_event(
             conn,
             event_key=event_key,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncpg
 from aiohttp import web
 
 from .. import ratelimit
+from ..client_address import client_address
 from ..domain import accounts
 from ..endpoint import PUBLIC, USER, endpoint
 from ..errors import Unauthorized
@@ -30,12 +33,20 @@ TAG = "Authentication"
 
 async def _limit(request: web.Request, *, email: str, scope: str) -> None:
     """Per client address (login and register together) and per email (each route)."""
+    settings = request.app[settings_key]
     await ratelimit.hit_login(
         request.app[redis_key],
-        request.app[settings_key],
-        address=request.remote or "unknown",
+        settings,
+        address=client_address(request, settings.trusted_proxies),
         email=email,
         scope=scope,
+    )
+
+
+def _failure_counted_as_login(request: web.Request, user: asyncpg.Record):
+    """A wrong current password counts against the login limit of the account's email."""
+    return ratelimit.failure_counted_as_login(
+        request.app[redis_key], request.app[settings_key], email=user["email"]
     )
 
 
@@ -70,7 +81,7 @@ async def register(request: web.Request, body: dict) -> web.Response:
     errors=(401, 403, 429),
 )
 async def login(request: web.Request, body: dict) -> web.Response:
-    await _limit(request, email=body["email"], scope="login")
+    await _limit(request, email=body["email"], scope=ratelimit.LOGIN)
     user, pair = await accounts.login(
         request.app[db_pool_key],
         request.app[settings_key],
@@ -113,39 +124,55 @@ async def me(request: web.Request, user: asyncpg.Record) -> web.Response:
 @routes.put("/api/auth/me")
 @endpoint(
     summary="Update your name or email",
+    description=(
+        "Changing the email needs `current_password` in the same body (422 on "
+        "`current_password` when missing or wrong); the old address is told of the change. "
+        "Wrong passwords count against the login rate limit of the account's email (429)."
+    ),
     tag=TAG,
     access=USER,
     body=ProfileIn,
     response=UserOut,
-    errors=(409,),
+    errors=(409, 429),
 )
 async def update_me(request: web.Request, user: asyncpg.Record, body: dict) -> web.Response:
-    updated = await accounts.update_profile(
-        request.app[db_pool_key],
-        user_id=user["id"],
-        full_name=body.get("full_name"),
-        email=body.get("email"),
+    checked = (
+        _failure_counted_as_login(request, user) if "email" in body else contextlib.nullcontext()
     )
+    async with checked:
+        updated = await accounts.update_profile(
+            request.app[db_pool_key],
+            request.app[settings_key],
+            user_id=user["id"],
+            full_name=body.get("full_name"),
+            email=body.get("email"),
+            current_password=body.get("current_password"),
+        )
     return json_response(user_out(updated))
 
 
 @routes.post("/api/auth/change-password")
 @endpoint(
     summary="Change your password",
-    description="Every earlier access and refresh token of the user stops working.",
+    description=(
+        "Every earlier access and refresh token of the user stops working. A wrong current "
+        "password counts against the login rate limit of the account's email (429)."
+    ),
     tag=TAG,
     access=USER,
     body=ChangePasswordIn,
     response=TokenPairOut,
+    errors=(429,),
 )
 async def change_password(
     request: web.Request, user: asyncpg.Record, body: dict
 ) -> web.Response:
-    pair = await accounts.change_password(
-        request.app[db_pool_key],
-        request.app[settings_key],
-        user=user,
-        current_password=body["current_password"],
-        new_password=body["new_password"],
-    )
+    async with _failure_counted_as_login(request, user):
+        pair = await accounts.change_password(
+            request.app[db_pool_key],
+            request.app[settings_key],
+            user=user,
+            current_password=body["current_password"],
+            new_password=body["new_password"],
+        )
     return json_response(pair.as_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..security.passwords import MAX_PASSWORD_BYTES
 from .common import StrictSchema
@@ -22,8 +22,27 @@ def check_new_password(value: str) -> None:
         raise ValidationError("Use at least one letter and one digit.")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_deliverable(value: str) -> None:
+    """Refuse what marshmallow's syntax check lets through but no email could be sent to:
+    control characters (valid inside quotes, but they break the To: header of every message),
+    and non-ASCII addresses, which need SMTPUTF8 on every relay down to the recipient's."""
+    if _CONTROL.search(value):
+        raise ValidationError("Control characters are not allowed in an email address.")
+    if not value.isascii():
+        raise ValidationError(
+            "Use an ASCII email address (an internationalised domain in its xn-- form)."
+        )
+
+
 def EmailField(**kwargs) -> fields.Email:  # noqa: N802 - reads like a field class
-    return fields.Email(validate=validate.Length(max=254), **kwargs)
+    return fields.Email(
+        validate=[validate.Length(max=254), check_deliverable],
+        metadata={"pattern": r"^[\x21-\x7e]+$", "description": "An ASCII mailbox address."},
+        **kwargs,
+    )
 
 
 def FullName(**kwargs) -> fields.String:  # noqa: N802
@@ -61,6 +80,18 @@ class RefreshIn(StrictSchema):
 class ProfileIn(StrictSchema):
     full_name = FullName()
     email = EmailField()
+    current_password = fields.String(
+        load_only=True,
+        validate=validate.Length(min=1, max=1024),
+        metadata={"description": "Required with `email`: an email change needs the password."},
+    )
+
+    @validates_schema
+    def _password_with_email(self, data: dict, **_) -> None:
+        if "email" in data and "current_password" not in data:
+            raise ValidationError(
+                "Required to change the email.", field_name="current_password"
+            )
 
 
 class ChangePasswordIn(StrictSchema):

@@ -30,6 +30,7 @@ def issue(
     token_type: str,
     user_id: int,
     token_version: int,
+    family_id: uuid.UUID | None = None,
 ) -> IssuedToken:
     now = datetime.now(UTC)
     lifetime = (
@@ -48,6 +49,9 @@ def issue(
         "type": token_type,
         "ver": token_version,
     }
+    if family_id is not None:
+        # The login the token belongs to: revoking that login kills its access tokens too.
+        claims["fam"] = str(family_id)
     token = jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
     return IssuedToken(token=token, jti=jti, expires_at=expires_at)
 
@@ -70,7 +74,9 @@ def decode(settings: Settings, token: str, *, token_type: str) -> dict[str, Any]
     try:
         claims["user_id"] = int(claims["sub"])
         claims["jti"] = uuid.UUID(claims["jti"])
-    except (TypeError, ValueError):
+        # Optional: access tokens issued before login families were checked carry none.
+        claims["family_id"] = uuid.UUID(claims["fam"]) if "fam" in claims else None
+    except (AttributeError, TypeError, ValueError):
         raise Unauthorized("The token is invalid or expired.") from None
     if not isinstance(claims["ver"], int):
         raise Unauthorized("The token is invalid or expired.")
