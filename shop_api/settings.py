@@ -42,6 +42,8 @@ class Settings:
     rate_limit_login: int = 10
     rate_limit_address: int = 60
     max_body_bytes: int = 1024 * 1024
+    # Seconds a request's body has to arrive in full (408 after).
+    request_body_timeout: float = 30.0
     log_level: str = "INFO"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -101,6 +103,9 @@ class Settings:
             rate_limit_login=int(get("RATE_LIMIT_LOGIN", cls.rate_limit_login)),
             rate_limit_address=int(get("RATE_LIMIT_ADDRESS", cls.rate_limit_address)),
             max_body_bytes=int(get("MAX_BODY_BYTES", cls.max_body_bytes)),
+            request_body_timeout=float(
+                get("REQUEST_BODY_TIMEOUT", cls.request_body_timeout)
+            ),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             smtp_host=get("SMTP_HOST", cls.smtp_host),
             smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
@@ -140,6 +145,8 @@ class Settings:
             raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
         if self.email_backend not in {"smtp", "file"}:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
+        if not self.request_body_timeout > 0:
+            raise SettingsError("REQUEST_BODY_TIMEOUT must be more than 0 seconds")
         if self.low_stock_threshold < 0:
             raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
 

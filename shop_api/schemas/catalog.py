@@ -21,10 +21,12 @@ from .common import (
 )
 
 SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
-MAX_STOCK = 2**31 - 1  # products.stock_quantity is an integer
+# The products_stock_limit constraint (0012): half the integer column, so that stock plus an
+# adjustment or a restock never overflows before the constraint answers 409 `stock_limit`.
+MAX_STOCK = 1_000_000_000
 
 # `?category=` takes an id or a slug; generated category slugs are never all digits.
-_CATEGORY_REF = re.compile(r"^(\d{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
+_CATEGORY_REF = re.compile(r"^([0-9]{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
