@@ -90,23 +90,35 @@ def _exact(raw: bytes) -> Any:
 
 def _shape(value: Any, *, strict_strings: bool) -> bool:
     """Check the depth (and, with `strict_strings`, that every string is valid UTF-8, which
-    the standard library does not); True when a float is inside."""
+    the standard library does not); True when a float is inside.
+
+    One level at a time, looking only at types: this runs on every body, up to a MiB of it.
+    """
     has_float = False
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    level, depth = [value], 1
+    while level:
         if depth > MAX_JSON_DEPTH:
             raise BadRequest(f"The body is nested deeper than {MAX_JSON_DEPTH} levels.")
-        if isinstance(item, dict):
-            if strict_strings:
-                _check_strings(item.keys())
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, float):
-            has_float = True
-        elif strict_strings and isinstance(item, str):
-            _check_strings((item,))
+        below = []
+        for item in level:
+            kind = type(item)
+            if kind is dict:
+                children = item.values()
+                if strict_strings:
+                    _check_strings(item)
+            elif kind is list:
+                children = item
+            else:
+                continue
+            for child in children:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    below.append(child)
+                elif kind is float:
+                    has_float = True
+                elif strict_strings and kind is str:
+                    _check_strings((child,))
+        level, depth = below, depth + 1
     return has_float
 
 

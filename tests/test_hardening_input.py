@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 
 import orjson
 import pytest
@@ -294,3 +295,31 @@ async def test_money_in_a_json_number_is_read_exactly(client, db, admin_buyer):
     response = await create(b"19.99")
     assert response.status == 201, await response.text()
     assert (await response.json())["price"] == "19.99"
+
+
+async def test_the_document_says_what_validation_refuses(client):
+    document = await (await client.get("/api/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    request_strings = [
+        (name, field, spec)
+        for name, schema in schemas.items() if name.endswith("In")
+        for field, spec in schema["properties"].items()
+        if "string" in spec.get("type", ()) and spec.get("format") != "date-time"
+    ]
+    request_strings += [
+        (path, parameter["name"], parameter["schema"])
+        for path, operations in document["paths"].items()
+        for operation in operations.values()
+        for parameter in operation.get("parameters", ())
+        if parameter["in"] == "query" and parameter["schema"].get("type") == "string"
+    ]
+    assert len(request_strings) > 20
+    for where, field, spec in request_strings:  # NUL refused (422): the pattern says so
+        assert "pattern" in spec and not re.search(spec["pattern"], "ok\x00ok"), (where, field)
+    password = schemas["RegisterIn"]["properties"]["password"]
+    assert re.search(password["pattern"], "correct-horse-42")
+    assert not re.search(password["pattern"], "é" * 40 + "a1")  # 82 bytes: refused, 42 chars
+    assert schemas["ProductIn"]["properties"]["price"]["multipleOf"] == 0.01
+    register = document["paths"]["/api/auth/register"]["post"]["responses"]
+    assert "408" in register
+    assert "truncated" in schemas["Problem"]["properties"]

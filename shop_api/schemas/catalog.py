@@ -73,7 +73,8 @@ class ProductQuery(PaginationQuery):
             "description": (
                 "Full text over name and description, as in a search box: words are ANDed, "
                 '`"quoted phrases"` match in order, `or` between words, `-word` excludes. '
-                "Any text is accepted; text with no searchable word matches nothing."
+                "Any text is accepted: text that is not valid search syntax is read as plain "
+                "words, and text with no searchable word matches nothing."
             )
         },
     )
@@ -130,7 +131,7 @@ class ProductUpdateIn(StrictSchema):
         validate=validate.Length(max=2048),
         metadata={
             "format": "uri",
-            "pattern": "^https?://",
+            "pattern": "^https?://[^\\u0000]*$",
             "example": "https://images.example.com/products/mug.jpg",
         },
     )

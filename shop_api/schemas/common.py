@@ -98,6 +98,8 @@ def Id(*, strict: bool = False, **kwargs) -> fields.Integer:  # noqa: N802 - rea
 
 
 _NOT_BLANK = re.compile(r"\S")
+# The same rule as the document says it, U+0000 refused too (StrictSchema refuses it anywhere).
+_NOT_BLANK_DOCUMENTED = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def _not_blank(value: str) -> None:
@@ -109,7 +111,7 @@ def NonBlank(max_length: int, *, metadata: dict | None = None, **kwargs) -> fiel
     """1 to `max_length` characters, not all of them whitespace."""
     return fields.String(
         validate=[validate.Length(1, max_length), _not_blank],
-        metadata={"pattern": _NOT_BLANK.pattern, **(metadata or {})},
+        metadata={"pattern": _NOT_BLANK_DOCUMENTED, **(metadata or {})},
         **kwargs,
     )
 
