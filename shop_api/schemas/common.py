@@ -98,7 +98,7 @@ def Id(*, strict: bool = False, **kwargs) -> fields.Integer:  # noqa: N802 - rea
 
 
 _NOT_BLANK = re.compile(r"\S")
-# The same rule as the document says it, U+0000 refused too (StrictSchema refuses it anywhere).
+# The rule as the document says it, with U+0000 (which every input schema refuses) left out.
 _NOT_BLANK_DOCUMENTED = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
