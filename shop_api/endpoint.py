@@ -22,7 +22,7 @@ from .auth import authenticate
 from .errors import NotFound
 from .idempotency import key_from
 from .jsonio import read_json_object
-from .schemas.common import MAX_ID
+from .schemas.common import MAX_ID, ascii_integer
 
 
 class Access(enum.Enum):
@@ -84,7 +84,7 @@ def endpoint(
         async def guarded(request: web.Request) -> web.StreamResponse:
             kwargs: dict[str, Any] = {}
             for name, raw in request.match_info.items():
-                kwargs[name] = _path_id(raw)
+                kwargs[name] = path_id(raw)
             if spec.access is not PUBLIC:
                 kwargs["user"] = await authenticate(request, admin=spec.access is ADMIN)
             if spec.idempotent:
@@ -107,11 +107,10 @@ def _instance(schema: type[Schema] | Schema | None) -> Schema | None:
     return schema()
 
 
-def _path_id(raw: str) -> int:
-    # Routes match ids with \d+; anything beyond bigint cannot name a row.
-    if not raw.isdigit() or len(raw) > 19:
-        raise NotFound()
-    value = int(raw)
-    if not 1 <= value <= MAX_ID:
+def path_id(raw: str) -> int:
+    """An id of a route's path, or 404. Routes match ids with \\d+, which takes any Unicode
+    digit ("٢٠١"); only ASCII digits up to bigint can name a row."""
+    value = ascii_integer(raw)
+    if value is None or not 1 <= value <= MAX_ID:
         raise NotFound()
     return value

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+# API.md, Hardening: a 422 lists at most this many field errors, with "truncated": true when cut.
+MAX_FIELD_ERRORS = 20
+
 # RFC 9110 15.5.2: every 401 names the scheme that would work, invalid_credentials included.
 BEARER_CHALLENGE = 'Bearer realm="shop-api"'
 
@@ -75,6 +78,10 @@ class MethodNotAllowed(ApiError):
     status, code = 405, "method_not_allowed"
 
 
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
 class Conflict(ApiError):
     status, code = 409, "conflict"
 
@@ -87,7 +94,42 @@ class ValidationFailed(ApiError):
     status, code = 422, "validation_error"
 
     def __init__(self, errors: Any, detail: str = "The request has invalid fields.", **kw: Any):
+        errors, self.truncated = _capped(errors, MAX_FIELD_ERRORS)
         super().__init__(detail, errors=errors, **kw)
+
+    def to_problem(self) -> dict[str, Any]:
+        body = super().to_problem()
+        if self.truncated:
+            body["truncated"] = True
+        return body
+
+
+def _capped(errors: Any, budget: int) -> tuple[Any, bool]:
+    """The first `budget` field errors of `errors` ({field: [message]}, nested for nested
+    fields: each list of messages is one entry), and whether any were left out."""
+    if not isinstance(errors, Mapping):
+        return errors, False
+    kept: dict[Any, Any] = {}
+    used = 0
+    for field, messages in errors.items():
+        if used == budget:
+            return kept, True
+        if isinstance(messages, Mapping):
+            inner, cut = _capped(messages, budget - used)
+            kept[field] = inner
+            used += _entries(inner)
+            if cut:
+                return kept, True
+        else:
+            kept[field] = messages
+            used += 1
+    return kept, False
+
+
+def _entries(errors: Any) -> int:
+    if isinstance(errors, Mapping):
+        return sum(_entries(messages) for messages in errors.values())
+    return 1
 
 
 class Unprocessable(ApiError):
@@ -135,6 +177,10 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
     ),
     "reviews_one_per_user_product": (
         Conflict, "already_reviewed", "product_id", "You have already reviewed this product."
+    ),
+    # Whatever adds the stock (an adjustment, a product edit, a cancellation's restock).
+    "products_stock_limit": (
+        Conflict, "stock_limit", "stock_quantity", "The stock would exceed 1,000,000,000."
     ),
 }
 

@@ -81,6 +81,11 @@ def key_from(request: web.Request) -> str | None:
         return None
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ValidationFailed({HEADER: [f"Use 1 to {MAX_KEY_LENGTH} characters."]})
+    try:
+        # aiohttp hands bytes that are not UTF-8 over as surrogates, which no text column takes.
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationFailed({HEADER: ["Use UTF-8 text."]}) from None
     return key
 
 

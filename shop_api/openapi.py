@@ -8,19 +8,30 @@ from typing import Any
 from aiohttp import web
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import fields
 
 from . import __version__
 from .endpoint import ADMIN, PUBLIC, EndpointSpec
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER
 from .jsonio import PROBLEM_CONTENT_TYPE
-from .schemas.common import MAX_ID, ProblemSchema
+from .schemas.common import MAX_ID, ProblemSchema, QuerySchema, StrictSchema
 
 DESCRIPTION = """\
 The REST API of an online shop. Money is a decimal string with two places plus a `currency`;
 every error is `application/problem+json` with a stable `code`. Sign in with
 `POST /api/auth/login` and send `Authorization: Bearer <access_token>`.
+
+What is refused, beyond what JSON Schema can say: integers in bodies are JSON integers (`7`,
+never `7.0`, `7e0` or `"7"`); ids and integers in paths and query strings are ASCII digits;
+numbers are read exactly, so money has at most two decimal places however it is written;
+strings never hold U+0000; passwords are measured in UTF-8 bytes; bodies nest at most 64
+levels and arrive within the server's body timeout (408). A 422 lists at most 20 field errors
+(`truncated: true` when there were more).
 """
+
+# Every string a request may hold; fields whose own pattern already rules out U+0000 keep it.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 
 def _schema_name_resolver(schema: Any) -> str:
@@ -30,13 +41,15 @@ def _schema_name_resolver(schema: Any) -> str:
 
 
 def build_openapi(app: web.Application) -> dict[str, Any]:
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)
     spec = APISpec(
         title="Shop API",
         version=__version__,
         openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name_resolver)],
+        plugins=[plugin],
         info={"description": DESCRIPTION},
     )
+    plugin.converter.add_attribute_function(_strings_without_nul)
     spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
@@ -52,6 +65,16 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         seen.add((path, route.method))
         spec.path(path=path, operations={route.method.lower(): _operation(path, endpoint)})
     return spec.to_dict()
+
+
+def _strings_without_nul(
+    converter: Any, field: fields.Field, ret: dict[str, Any], **_: Any
+) -> dict[str, Any]:
+    """An apispec attribute function: the request's strings say they refuse U+0000."""
+    is_input = isinstance(field.root, (StrictSchema, QuerySchema))
+    if is_input and isinstance(field, fields.String) and "pattern" not in ret:
+        return {"pattern": NO_NUL_PATTERN}
+    return {}
 
 
 def _operation(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
@@ -124,7 +147,7 @@ def _responses(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
 def _error_statuses(path: str, endpoint: EndpointSpec) -> set[int]:
     statuses = set(endpoint.errors)
     if endpoint.body is not None:
-        statuses |= {400, 413, 422}
+        statuses |= {400, 408, 413, 422}
     if endpoint.query is not None:
         statuses.add(422)
     if endpoint.access is not PUBLIC:

@@ -53,6 +53,8 @@ class Settings:
     # Peers whose X-Forwarded-For names the client (see client_address.py); none by default.
     trusted_proxies: tuple[IPNetwork, ...] = ()
     max_body_bytes: int = 1024 * 1024
+    # Seconds a request's body has to arrive in full (408 after).
+    request_body_timeout: float = 30.0
     log_level: str = "INFO"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -130,6 +132,9 @@ class Settings:
             rate_limit_address=int(get("RATE_LIMIT_ADDRESS", cls.rate_limit_address)),
             trusted_proxies=_networks(get("TRUSTED_PROXIES", "")),
             max_body_bytes=int(get("MAX_BODY_BYTES", cls.max_body_bytes)),
+            request_body_timeout=float(
+                get("REQUEST_BODY_TIMEOUT", cls.request_body_timeout)
+            ),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             smtp_host=get("SMTP_HOST", cls.smtp_host),
             smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
@@ -182,6 +187,8 @@ class Settings:
             raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
         if self.email_backend not in {"smtp", "file"}:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
+        if not self.request_body_timeout > 0:
+            raise SettingsError("REQUEST_BODY_TIMEOUT must be more than 0 seconds")
         if self.low_stock_threshold < 0:
             raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
         if self.smtp_connect_timeout <= 0 or self.smtp_timeout <= 0:

@@ -37,8 +37,9 @@ matching AS NOT MATERIALIZED (
        AND (:in_stock::boolean IS NULL
             OR :in_stock::boolean AND p.stock_quantity > 0
             OR NOT :in_stock::boolean AND p.stock_quantity = 0)
+       -- Search-box syntax, read as plain words when PostgreSQL cannot parse it (0012).
        AND (:search::text IS NULL
-            OR p.search_vector @@ websearch_to_tsquery('english', :search::text))
+            OR p.search_vector @@ product_search_query(:search::text))
 )
 SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
@@ -55,7 +56,7 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
                round(m.rating_sum::numeric / nullif(m.rating_count, 0), 2) AS rating_average,
                m.created_at, m.updated_at,
                CASE WHEN :sort::text = 'relevance'
-                    THEN ts_rank(m.search_vector, websearch_to_tsquery('english', :search::text))
+                    THEN ts_rank(m.search_vector, product_search_query(:search::text))
                END AS by_rank,
                CASE WHEN :sort::text = 'price' THEN m.price END AS by_price,
                CASE WHEN :sort::text = '-price' THEN m.price END AS by_price_desc,

@@ -8,6 +8,8 @@ import pytest
 from conftest import PROBLEM
 from factories import create_buyer, create_product, fill_cart, stock_of
 
+from shop_api.schemas.catalog import MAX_STOCK
+
 
 async def ledger(db) -> list[tuple]:
     rows = await db.fetch(
@@ -191,12 +193,15 @@ async def test_change_bodies_are_validated(client, db, admin, body):
     assert await ledger(db) == []
 
 
-async def test_the_stock_cannot_pass_the_largest_integer(client, db, admin):
-    product = await create_product(db, stock=2**31 - 10)
-    response = await change(client, admin, product, {"adjustment": 10, "reason": "Too many"})
-    assert response.status == 422
-    assert "adjustment" in (await response.json())["errors"]
-    assert await stock_of(db, product) == 2**31 - 10
+async def test_the_stock_cannot_pass_the_stock_limit(client, db, admin):
+    product = await create_product(db, stock=MAX_STOCK - 10)
+    response = await change(client, admin, product, {"adjustment": 11, "reason": "Too many"})
+    assert response.status == 409
+    assert (await response.json())["code"] == "stock_limit"
+    assert await stock_of(db, product) == MAX_STOCK - 10
+    response = await change(client, admin, product, {"adjustment": 10, "reason": "Just fits"})
+    assert response.status == 200
+    assert await stock_of(db, product) == MAX_STOCK
 
 
 async def test_concurrent_adjustments_lose_no_update(client, db, admin):

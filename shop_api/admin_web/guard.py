@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from yarl import URL
 
+from ..body_deadline import read_body
+from ..errors import BadRequest
 from . import sessions
 
 LOGIN_PATH = "/admin/login"
@@ -51,6 +54,24 @@ def safe_next(value: object) -> str:
     return value
 
 
+# What the pages' own <form>s send (no enctype: urlencoded; aiohttp reads "" the same way).
+# A multipart body is none of ours, and aiohttp would spool its file parts to disk.
+_FORM_CONTENT_TYPES = ("", "application/x-www-form-urlencoded")
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The fields of a posted admin form; a 400 unless it is a form the pages send and aiohttp
+    can read (bytes that are not text in its charset, or a charset Python does not know)."""
+    if request.content_type not in _FORM_CONTENT_TYPES:
+        raise BadRequest("Send the form as the page does.", code="invalid_form")
+    await read_body(request)  # within REQUEST_BODY_TIMEOUT; post() then reads it from memory
+    try:
+        form = await request.post()
+    except (ValueError, LookupError):  # UnicodeDecodeError is a ValueError
+        raise BadRequest("The form could not be read.", code="invalid_form") from None
+    return form  # type: ignore[return-value] - urlencoded: every value is a str
+
+
 def login_url(request: web.Request) -> str:
     target = request.path_qs if request.method == "GET" else HOME_PATH
     if target == HOME_PATH:
@@ -68,7 +89,7 @@ def admin_page(handler: Handler) -> Handler:
             return see_other(login_url(request))
         kwargs: dict[str, Any] = {"session": session}
         if request.method == "POST":
-            form = await request.post()
+            form = await read_form(request)
             sessions.check_csrf(session, form)
             kwargs["form"] = form
         return await handler(request, **{k: v for k, v in kwargs.items() if k in wants})

@@ -15,7 +15,7 @@ from ..errors import RateLimited
 from ..keys import db_pool_key, redis_key, settings_key
 from ..schemas.users import LoginIn
 from . import sessions
-from .guard import LOGIN_PATH, safe_next, see_other
+from .guard import LOGIN_PATH, read_form, safe_next, see_other
 from .templating import render
 
 routes = web.RouteTableDef()
@@ -60,7 +60,7 @@ async def login_page(request: web.Request) -> web.Response:
 
 @routes.post(LOGIN_PATH)
 async def login(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     sessions.check_login_form(request, form)
     next_path = safe_next(form.get("next"))
     email = str(form.get("email", "")).strip()
@@ -107,6 +107,6 @@ async def logout(request: web.Request) -> web.Response:
         # Already signed out (expired, or ended by a deactivation): nothing left to protect.
         await sessions.end(request, response)
         return response
-    sessions.check_csrf(session, await request.post())
+    sessions.check_csrf(session, await read_form(request))
     await sessions.end(request, response)
     return response

@@ -17,6 +17,7 @@ from multidict import MultiDictProxy
 from ..db import fetch_all, queries
 from ..domain import admin, dashboard, inventory
 from ..domain.order_status import REFUNDABLE, STATUSES, TRANSITIONS
+from ..endpoint import path_id
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..keys import db_pool_key, settings_key
 from ..schemas.admin import (
@@ -30,7 +31,7 @@ from ..schemas.admin import (
     UsersQuery,
 )
 from ..schemas.catalog import MAX_STOCK
-from ..schemas.common import MAX_ID
+from ..schemas.common import ascii_integer
 from . import charts, sessions
 from .guard import admin_page, safe_next, see_other
 from .middleware import readable_errors
@@ -40,11 +41,7 @@ routes = web.RouteTableDef()
 
 
 def _path_id(request: web.Request, name: str) -> int:
-    raw = request.match_info[name]
-    # Routes match \d+; anything beyond bigint cannot name a row.
-    if len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
-        raise NotFound()
-    return int(raw)
+    return path_id(request.match_info[name])
 
 
 def _query(schema: Schema, request: web.Request) -> dict[str, Any]:
@@ -221,11 +218,10 @@ async def inventory_page(request: web.Request, session: sessions.Session) -> web
 
 
 def _whole_number(form: MultiDictProxy, field: str) -> int:
-    raw = form.get(field, "").strip()
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationError({field: ["Enter a whole number."]}) from None
+    number = ascii_integer(form.get(field, "").strip())
+    if number is None:
+        raise ValidationError({field: ["Enter a whole number."]})
+    return number
 
 
 def _stock_change(form: MultiDictProxy) -> dict[str, Any]:

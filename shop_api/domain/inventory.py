@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from ..db import atomic, fetch_all, queries
-from ..errors import NotFound, ValidationFailed
-from ..schemas.catalog import MAX_STOCK
+from ..errors import NotFound
 from .admin import contains_pattern
 from .cart import insufficient_stock, shortage
 
@@ -46,7 +45,8 @@ async def change_stock(
     The product row stays locked from the read to the commit, so concurrent adjustments (and
     checkouts) apply one after the other and none is lost. Stock never goes below 0: such an
     adjustment is a 409 `insufficient_stock` in checkout's shape (`requested` is what it would
-    take away) and changes nothing. A change of 0 writes nothing, not even a ledger row.
+    take away) and changes nothing; stock above the limit is the database's 409 `stock_limit`
+    (products_stock_limit). A change of 0 writes nothing, not even a ledger row.
     Deleted products can be restocked too.
     """
     async with atomic(conn):
@@ -57,11 +57,6 @@ async def change_stock(
         new_stock = stock_quantity if stock_quantity is not None else current + (adjustment or 0)
         if new_stock < 0:
             raise insufficient_stock([shortage(product_id, current - new_stock, current)])
-        if new_stock > MAX_STOCK:
-            raise ValidationFailed(
-                {"adjustment": [f"The stock would exceed {MAX_STOCK}; it is {current}."]},
-                detail="The stock would be too large.",
-            )
         if new_stock == current:
             return product
         return await queries.inventory_set_stock(

@@ -21,10 +21,12 @@ from .common import (
 )
 
 SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
-MAX_STOCK = 2**31 - 1  # products.stock_quantity is an integer
+# The products_stock_limit constraint (0012): half the integer column, so that stock plus an
+# adjustment or a restock never overflows before the constraint answers 409 `stock_limit`.
+MAX_STOCK = 1_000_000_000
 
 # `?category=` takes an id or a slug; generated category slugs are never all digits.
-_CATEGORY_REF = re.compile(r"^(\d{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
+_CATEGORY_REF = re.compile(r"^([0-9]{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -71,7 +73,8 @@ class ProductQuery(PaginationQuery):
             "description": (
                 "Full text over name and description, as in a search box: words are ANDed, "
                 '`"quoted phrases"` match in order, `or` between words, `-word` excludes. '
-                "Any text is accepted; text with no searchable word matches nothing."
+                "Any text is accepted: text that is not valid search syntax is read as plain "
+                "words, and text with no searchable word matches nothing."
             )
         },
     )
@@ -128,7 +131,7 @@ class ProductUpdateIn(StrictSchema):
         validate=validate.Length(max=2048),
         metadata={
             "format": "uri",
-            "pattern": "^https?://",
+            "pattern": "^https?://[^\\u0000]*$",
             "example": "https://images.example.com/products/mug.jpg",
         },
     )

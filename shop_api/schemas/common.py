@@ -5,33 +5,42 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from ..errors import MAX_FIELD_ERRORS
 
 MAX_ID = 2**63 - 1
 MAX_MONEY = Decimal("9999999999.99")  # numeric(12,2)
 MAX_SEARCH_LENGTH = 200
 
 
-def _refuse_nul(value: Any, path: str = "") -> None:
+def _refuse_nul(value: Any) -> None:
     # PostgreSQL text cannot hold U+0000: refuse it here rather than fail in the database.
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationError({path or "_schema": ["NUL characters are not allowed."]})
-    elif isinstance(value, Mapping):  # a JSON object, or the MultiDict of a query string
-        for key, item in value.items():
-            _refuse_nul(item, str(key))
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_nul(item, path)
+    # A loop, not recursion: the depth of what comes in is not this function's to trust.
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ValidationError({path or "_schema": ["NUL characters are not allowed."]})
+        elif isinstance(item, Mapping):  # a JSON object, or the MultiDict of a query string
+            stack.extend((child, str(key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, path) for child in item)
 
 
 class _InputSchema(Schema):
     @pre_load
-    def _no_nul_characters(self, data: Any, **_: Any) -> Any:
-        _refuse_nul(data)
+    def _screen(self, data: Any, **_: Any) -> Any:
+        self.screen(data)
         return data
+
+    def screen(self, data: Any) -> None:
+        """Refuse what no field may hold, before any field is read."""
+        _refuse_nul(data)
 
 
 class StrictSchema(_InputSchema):
@@ -39,6 +48,17 @@ class StrictSchema(_InputSchema):
 
     class Meta:
         unknown = RAISE
+
+    def screen(self, data: Any) -> None:
+        # More unknown fields than an answer lists (MAX_FIELD_ERRORS): stop at the first ones
+        # instead of building an error per field of a body made of nothing else.
+        if isinstance(data, Mapping):
+            known = {field.data_key or name for name, field in self.load_fields.items()}
+            unknown = list(islice((key for key in data if key not in known), MAX_FIELD_ERRORS + 1))
+            if len(unknown) > MAX_FIELD_ERRORS:
+                message = self.error_messages["unknown"]
+                raise ValidationError({str(key): [message] for key in unknown})
+        super().screen(data)
 
 
 class QuerySchema(_InputSchema):
@@ -48,12 +68,38 @@ class QuerySchema(_InputSchema):
         unknown = EXCLUDE
 
 
+_ASCII_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def ascii_integer(text: str) -> int | None:
+    """The integer `text` spells in ASCII digits (a minus allowed), else None.
+
+    int() alone also reads "1_0", " 5" and "٢٠١" (Arabic-Indic digits), which no document
+    of ours calls an integer: paths, query strings and forms all read numbers through here.
+    """
+    return int(text) if _ASCII_INTEGER.fullmatch(text) else None
+
+
+class Integer(fields.Integer):
+    """An integer; as text (a query string), ASCII digits only."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not self.strict:  # strict: a string is never a number
+            number = ascii_integer(value)
+            if number is None:
+                raise self.make_error("invalid")
+            value = number
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Id(*, strict: bool = False, **kwargs) -> fields.Integer:  # noqa: N802 - reads like a field
     """An id; `strict=True` in JSON bodies, where "7" is a string and not an id."""
-    return fields.Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
+    return Integer(strict=strict, validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 _NOT_BLANK = re.compile(r"\S")
+# The rule as the document says it, with U+0000 (which every input schema refuses) left out.
+_NOT_BLANK_DOCUMENTED = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def _not_blank(value: str) -> None:
@@ -65,7 +111,7 @@ def NonBlank(max_length: int, *, metadata: dict | None = None, **kwargs) -> fiel
     """1 to `max_length` characters, not all of them whitespace."""
     return fields.String(
         validate=[validate.Length(1, max_length), _not_blank],
-        metadata={"pattern": _NOT_BLANK.pattern, **(metadata or {})},
+        metadata={"pattern": _NOT_BLANK_DOCUMENTED, **(metadata or {})},
         **kwargs,
     )
 
@@ -81,7 +127,7 @@ def _at_most_two_places(value: Decimal) -> None:
         raise ValidationError("Use at most two decimal places.")
 
 
-_MONEY_TEXT = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+_MONEY_TEXT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 
 
 class _Money(fields.Decimal):
@@ -91,7 +137,7 @@ class _Money(fields.Decimal):
 
     # Decimal() alone would take "1e2" or " 5": a string must be the plain form the document shows.
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and not _MONEY_TEXT.match(value):
+        if isinstance(value, str) and not _MONEY_TEXT.fullmatch(value):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 
@@ -108,6 +154,8 @@ def MoneyInput(**kwargs) -> fields.Decimal:  # noqa: N802
             "pattern": _MONEY_TEXT.pattern,
             "minimum": 0,
             "maximum": float(MAX_MONEY),
+            # A number is read exactly (never through a float): 1.005 is refused like "1.005".
+            "multipleOf": 0.01,
             "example": "19.99",
         },
         **kwargs,
@@ -119,8 +167,8 @@ def MoneyOutput(**kwargs) -> fields.String:  # noqa: N802
 
 
 class PaginationQuery(QuerySchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+    page = Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+    per_page = Integer(load_default=20, validate=validate.Range(1, 100))
 
 
 class PageSchema(Schema):
@@ -143,6 +191,9 @@ class ProblemSchema(Schema):
     code = fields.String(required=True)
     detail = fields.String()
     errors = fields.Raw(metadata={"description": "Field errors: {field: [message]}"})
+    truncated = fields.Boolean(
+        metadata={"description": f"true when `errors` lists only the first {MAX_FIELD_ERRORS}."}
+    )
     request_id = fields.String()
 
 

@@ -14,6 +14,14 @@ _LETTER = re.compile(r"[^\W\d_]")
 _DIGIT = re.compile(r"\d")
 
 
+# The rule below as a JSON Schema pattern can say it: lengths count characters there, so the
+# byte limit is three cases (1-byte, up to 2-byte, any characters), each under 72 bytes.
+_PASSWORD_DOCUMENTED = (
+    r"^(?=[\s\S]*[A-Za-z])(?=[\s\S]*[0-9])"
+    r"(?:[\u0001-\u007f]{8,72}|[\u0001-\u07ff]{8,36}|[^\u0000]{8,18})$"
+)
+
+
 def check_new_password(value: str) -> None:
     size = len(value.encode())
     if size < 8 or size > MAX_PASSWORD_BYTES:
@@ -55,8 +63,11 @@ def NewPassword(**kwargs) -> fields.String:  # noqa: N802
         metadata={
             "minLength": 8,
             "maxLength": MAX_PASSWORD_BYTES,
-            "pattern": r"^(?=.*[A-Za-z])(?=.*\d)",
-            "description": f"8 to {MAX_PASSWORD_BYTES} bytes, with a letter and a digit.",
+            "pattern": _PASSWORD_DOCUMENTED,
+            "description": (
+                f"8 to {MAX_PASSWORD_BYTES} bytes of UTF-8 (72 ASCII characters, fewer "
+                "otherwise), with a letter and a digit."
+            ),
         },
         **kwargs,
     )

@@ -87,6 +87,8 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     scheme, _, value = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    # A token is ASCII; aiohttp hands other header bytes over as surrogates no JWT library
+    # can encode, so they are no token at all (401), like any other malformed header.
+    if scheme.lower() != "bearer" or not value.strip() or not value.isascii():
         return None
     return value.strip()
