@@ -16,6 +16,7 @@ import asyncpg
 import bcrypt
 import pytest
 import redis
+from faults import private_postgres, private_redis, running_postgres, running_redis  # noqa: F401
 
 from shop_api.app import create_app
 from shop_api.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
