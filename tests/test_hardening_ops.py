@@ -200,3 +200,21 @@ async def test_admin_pages_while_postgresql_is_down_are_503_pages(
         assert page.content_type == "text/html"
         assert "unavailable" in (await page.text())
     await load.until_all_succeed()
+
+
+async def test_health_checks_the_broker_at_broker_url(aiohttp_client, settings, running_redis):
+    """BROKER_URL names a Redis other than REDIS_URL's: that one is the broker health reports."""
+    settings = dataclasses.replace(settings, broker_url=running_redis.url)
+    client = await aiohttp_client(create_app(settings))
+
+    async def health() -> dict:
+        response = await client.get("/api/health")
+        assert response.status == 200  # the database is up: the broker alone is no 503
+        return await response.json()
+
+    assert (await health())["broker"] == "ok"
+    running_redis.kill()
+    body = await health()
+    assert (body["database"], body["broker"]) == ("ok", "unavailable")
+    running_redis.start()
+    assert (await health())["broker"] == "ok"
