@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
@@ -19,6 +18,7 @@ from .openapi import build_openapi
 from .relay import broker_dispatch, run_relay
 from .routes import ROUTE_TABLES
 from .settings import Settings
+from .shutdown import close_pool, stop_broker, stop_task
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -31,7 +31,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[db_pool_key] = pool
     yield
-    await pool.close()
+    await close_pool(pool)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -48,13 +48,12 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
         return
     broker = create_broker(settings.effective_broker_url)
     task = asyncio.create_task(
-        run_relay(app[db_pool_key], broker_dispatch(broker), app[outbox_wake_key])
+        run_relay(app[db_pool_key], broker_dispatch(broker), app[outbox_wake_key]),
+        name="outbox relay",
     )
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await asyncio.to_thread(broker.close)
+    await stop_task(task)
+    await stop_broker(broker)
 
 
 def create_app(settings: Settings) -> web.Application:

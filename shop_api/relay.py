@@ -10,7 +10,6 @@ a broker outage defers the batch with backoff and loses nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -119,6 +118,7 @@ async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
 async def run_relay_process(settings: Settings) -> None:
     """`shop-api relay`: the relay and the periodic jobs, until SIGINT or SIGTERM."""
     from .broker import create_broker
+    from .shutdown import close_pool, stop_broker, stop_task
 
     pool = await create_pool(settings.database_url, min_size=1, max_size=3)
     broker = create_broker(settings.effective_broker_url)
@@ -134,10 +134,8 @@ async def run_relay_process(settings: Settings) -> None:
     try:
         await stop.wait()
     finally:
+        # Each step bounded (see shutdown.py): a SIGTERM always ends the process.
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await asyncio.to_thread(broker.close)
-        await pool.close()
+            await stop_task(task)
+        await stop_broker(broker)
+        await close_pool(pool)

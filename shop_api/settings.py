@@ -42,6 +42,8 @@ class Settings:
     rate_limit_login: int = 10
     rate_limit_address: int = 60
     max_body_bytes: int = 1024 * 1024
+    # After SIGTERM, requests in flight get this long to finish before they are cancelled.
+    shutdown_timeout: float = 25.0
     log_level: str = "INFO"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -101,6 +103,7 @@ class Settings:
             rate_limit_login=int(get("RATE_LIMIT_LOGIN", cls.rate_limit_login)),
             rate_limit_address=int(get("RATE_LIMIT_ADDRESS", cls.rate_limit_address)),
             max_body_bytes=int(get("MAX_BODY_BYTES", cls.max_body_bytes)),
+            shutdown_timeout=float(get("SHUTDOWN_TIMEOUT", cls.shutdown_timeout)),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             smtp_host=get("SMTP_HOST", cls.smtp_host),
             smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
@@ -140,6 +143,8 @@ class Settings:
             raise SettingsError("BCRYPT_ROUNDS must be between 4 and 31")
         if self.email_backend not in {"smtp", "file"}:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
+        if not 0 < self.shutdown_timeout <= 600:
+            raise SettingsError("SHUTDOWN_TIMEOUT must be more than 0 and at most 600 seconds")
         if self.low_stock_threshold < 0:
             raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
 
