@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import openapi_ui_bundles
 import redis.asyncio as aioredis
-import swagger_ui_bundle
 from aiohttp import web
 
 from . import admin_web
@@ -66,7 +66,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_database, _redis, _outbox_relay])
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
-    app.router.add_static("/api/docs/static", swagger_ui_bundle.swagger_ui_path)
+    # Swagger UI 5 (it reads OpenAPI 3.1; the 4.x of swagger-ui-bundle could not), served by us.
+    app.router.add_static("/api/docs/static", openapi_ui_bundles.swagger_ui.static_path)
     admin_web.setup(app)
     app[openapi_key] = build_openapi(app)
     return app
