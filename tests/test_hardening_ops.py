@@ -144,7 +144,7 @@ async def _load(private_client, private_db) -> Load:
     return load
 
 
-@pytest.mark.parametrize("fault", ["restart", "stop-fast", "kill"])
+@pytest.mark.parametrize("fault", ["restart", "stop-fast", "stop-immediate", "kill"])
 async def test_no_500_while_postgresql_restarts_or_crashes(
     private_client, private_db, running_postgres, fault
 ):
@@ -153,8 +153,8 @@ async def test_no_500_while_postgresql_restarts_or_crashes(
     def break_postgres() -> None:
         if fault == "restart":
             running_postgres.restart()
-        elif fault == "stop-fast":
-            running_postgres.stop("fast")
+        elif fault.startswith("stop-"):
+            running_postgres.stop(fault.removeprefix("stop-"))
             running_postgres.start()
         else:
             running_postgres.kill()
