@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
+import openapi_ui_bundles
 import redis.asyncio as aioredis
-import swagger_ui_bundle
 from aiohttp import web
 
 from . import admin_web
@@ -19,6 +18,7 @@ from .openapi import build_openapi
 from .relay import Redelivery, broker_dispatch, run_relay
 from .routes import ROUTE_TABLES
 from .settings import Settings
+from .shutdown import close_pool, stop_broker, stop_task
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -31,7 +31,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     app[db_pool_key] = pool
     yield
-    await pool.close()
+    await close_pool(pool)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -55,13 +55,12 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
             broker_dispatch(broker),
             app[outbox_wake_key],
             redelivery=Redelivery.from_settings(settings),
-        )
+        ),
+        name="outbox relay",
     )
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await asyncio.to_thread(broker.close)
+    await stop_task(task)
+    await stop_broker(broker)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -74,7 +73,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([_database, _redis, _outbox_relay])
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
-    app.router.add_static("/api/docs/static", swagger_ui_bundle.swagger_ui_path)
+    # Swagger UI 5 (it reads OpenAPI 3.1; the 4.x of swagger-ui-bundle could not), served by us.
+    app.router.add_static("/api/docs/static", openapi_ui_bundles.swagger_ui.static_path)
     admin_web.setup(app)
     app[openapi_key] = build_openapi(app)
     return app

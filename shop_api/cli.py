@@ -144,9 +144,9 @@ def serve_command(args: argparse.Namespace) -> int:
             # Above the idle timeout of common load balancers (60 s), so they close first and
             # never reuse a connection the server is closing.
             keepalive_timeout=75,
-            # Requests in flight get this long to finish after SIGTERM: inside the 30 s that
-            # Heroku and docker-compose (stop_grace_period) allow before SIGKILL.
-            shutdown_timeout=25,
+            # Requests in flight get this long to finish after SIGTERM (default 25 s: inside
+            # the 30 s that Heroku and docker-compose's stop_grace_period allow before SIGKILL).
+            shutdown_timeout=settings.shutdown_timeout,
             backlog=1024,
         )
     except (OSError, asyncpg.PostgresError) as exc:

@@ -13,22 +13,12 @@ import aiosql
 import asyncpg
 import orjson
 
+from .outages import is_dependency_down
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 # Every query the program runs, loaded once at import: `queries.get_user_by_id(conn, id=1)`.
 queries = aiosql.from_path(SQL_DIR, "asyncpg", kwargs_only=True, mandatory_parameters=False)
-
-# What a database that is restarting, unreachable or out of connections raises: worth waiting for.
-DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,  # among them ConnectionDoesNotExistError
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 
 T = TypeVar("T")
 
@@ -97,8 +87,8 @@ async def retry_while_unavailable(
     while True:
         try:
             return await work()
-        except DATABASE_UNAVAILABLE:
-            if time.monotonic() + pause > deadline:
+        except Exception as exc:
+            if not is_dependency_down(exc) or time.monotonic() + pause > deadline:
                 raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)

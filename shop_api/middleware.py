@@ -7,7 +7,6 @@ import re
 import uuid
 
 import asyncpg
-import redis.exceptions
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from marshmallow import ValidationError
@@ -25,25 +24,14 @@ from .jsonio import PROBLEM_CONTENT_TYPE, json_response
 from .keys import outbox_wake_key
 from .logs import request_id_var
 
+# DEPENDENCY_DOWN is re-exported for older imports; it lives in outages.py now.
+from .outages import DEPENDENCY_DOWN as DEPENDENCY_DOWN
+from .outages import is_dependency_down
+
 log = logging.getLogger("shop_api.errors")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-
-# Raised when PostgreSQL or Redis cannot be reached: the client should retry later.
-DEPENDENCY_DOWN = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    OSError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    TimeoutError,
-)
-
 
 def problem_response(error: ApiError, request_id: str) -> web.Response:
     headers = {REQUEST_ID_HEADER: request_id, **error.headers}
@@ -90,14 +78,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return problem_response(from_http_exception(exc), request_id)
-    except DEPENDENCY_DOWN:
+    except Exception as exc:
+        if not is_dependency_down(exc):
+            return _internal_error(request, request_id)
         log.exception("dependency unavailable on %s %s", request.method, request.path)
         return problem_response(
             Unavailable("A service this request needs is unavailable; try again shortly."),
             request_id,
         )
-    except Exception:
-        return _internal_error(request, request_id)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
 

@@ -12,7 +12,6 @@ with backoff and loses nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ import dramatiq
 
 from .db import create_pool, fetch_all, queries
 from .events import Task, tasks_for
+from .outages import DEPENDENCY_DOWN
 from .settings import Settings
 
 log = logging.getLogger("shop_api.relay")
@@ -132,7 +132,7 @@ async def run_relay(
         wake.clear()  # before the batch: a wake during it means rows it may not have seen
         try:
             sent = await relay_batch(pool, dispatch, redelivery=redelivery)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (asyncpg.PostgresError, *DEPENDENCY_DOWN):
             log.warning("outbox relay could not reach the database", exc_info=True)
             sent = 0
         if sent == BATCH_SIZE:
@@ -160,7 +160,7 @@ async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
             if stuck or purged:
                 log.info("maintenance: %d stuck payments re-driven, %d idempotency keys purged",
                          len(stuck), purged)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except (asyncpg.PostgresError, *DEPENDENCY_DOWN):
             log.warning("maintenance could not reach the database", exc_info=True)
         await asyncio.sleep(MAINTENANCE_SECONDS)
 
@@ -168,6 +168,7 @@ async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
 async def run_relay_process(settings: Settings) -> None:
     """`shop-api relay`: the relay and the periodic jobs, until SIGINT or SIGTERM."""
     from .broker import create_broker
+    from .shutdown import close_pool, stop_broker, stop_task
 
     pool = await create_pool(settings.database_url, min_size=1, max_size=3)
     broker = create_broker(
@@ -187,10 +188,8 @@ async def run_relay_process(settings: Settings) -> None:
     try:
         await stop.wait()
     finally:
+        # Each step bounded (see shutdown.py): a SIGTERM always ends the process.
         for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await asyncio.to_thread(broker.close)
-        await pool.close()
+            await stop_task(task)
+        await stop_broker(broker)
+        await close_pool(pool)

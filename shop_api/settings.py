@@ -55,6 +55,8 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     # Seconds a request's body has to arrive in full (408 after).
     request_body_timeout: float = 30.0
+    # After SIGTERM, requests in flight get this long to finish before they are cancelled.
+    shutdown_timeout: float = 25.0
     log_level: str = "INFO"
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -135,6 +137,7 @@ class Settings:
             request_body_timeout=float(
                 get("REQUEST_BODY_TIMEOUT", cls.request_body_timeout)
             ),
+            shutdown_timeout=float(get("SHUTDOWN_TIMEOUT", cls.shutdown_timeout)),
             log_level=get("LOG_LEVEL", cls.log_level).upper(),
             smtp_host=get("SMTP_HOST", cls.smtp_host),
             smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
@@ -189,6 +192,8 @@ class Settings:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
         if not self.request_body_timeout > 0:
             raise SettingsError("REQUEST_BODY_TIMEOUT must be more than 0 seconds")
+        if not 0 < self.shutdown_timeout <= 600:
+            raise SettingsError("SHUTDOWN_TIMEOUT must be more than 0 and at most 600 seconds")
         if self.low_stock_threshold < 0:
             raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
         if self.smtp_connect_timeout <= 0 or self.smtp_timeout <= 0:

@@ -26,7 +26,8 @@ from smtp_server import SmtpServer
 
 from shop_api.app import create_app
 from shop_api.broker import create_broker
-from shop_api.db import DATABASE_UNAVAILABLE, create_pool
+from shop_api.db import create_pool
+from shop_api.outages import DEPENDENCY_DOWN
 from shop_api.relay import Redelivery, broker_dispatch, relay_batch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +156,7 @@ async def eventually(check, *, pool=None, relay=None, within: float = WAIT_SECON
                 pass  # the test stopped a server; the relay itself backs off
         try:
             result = await check()
-        except DATABASE_UNAVAILABLE:
+        except DEPENDENCY_DOWN:
             result = None  # a server the test stopped is on its way back
         if result:
             return result

@@ -7,9 +7,9 @@ import logging
 import dramatiq
 
 from shop_api import events
-from shop_api.db import DATABASE_UNAVAILABLE
 from shop_api.domain import payments
 from shop_api.gateway import GatewayRefused, TransientGatewayError
+from shop_api.outages import is_dependency_down
 
 from .resources import resources, task_of
 
@@ -18,12 +18,13 @@ log = logging.getLogger("workers.payments")
 # Worth trying again: the gateway or the database is away, or another attempt holds the payment.
 # Gateway charges are counted by the payment itself (MAX_SETTLEMENT_ATTEMPTS), so a database
 # outage spends none of them; this bounds the messages, about 25 minutes of backoff.
-RETRYABLE = (TransientGatewayError, payments.PaymentInFlight, *DATABASE_UNAVAILABLE)
+RETRYABLE = (TransientGatewayError, payments.PaymentInFlight)
 MAX_MESSAGE_RETRIES = 30
 
 
 def _retry(retries: int, exception: BaseException) -> bool:
-    return retries < MAX_MESSAGE_RETRIES and isinstance(exception, RETRYABLE)
+    transient = isinstance(exception, RETRYABLE) or is_dependency_down(exception)
+    return retries < MAX_MESSAGE_RETRIES and transient
 
 
 @dramatiq.actor(

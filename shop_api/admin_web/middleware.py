@@ -15,7 +15,8 @@ from marshmallow import ValidationError
 
 from ..errors import ApiError, Unavailable, ValidationFailed, from_constraint
 from ..logs import request_id_var
-from ..middleware import DEPENDENCY_DOWN, from_http_exception
+from ..middleware import from_http_exception
+from ..outages import is_dependency_down
 from .templating import render
 
 log = logging.getLogger("shop_api.admin_web")
@@ -57,14 +58,16 @@ async def admin_pages_middleware(request: web.Request, handler: Handler) -> web.
             response = await _internal_error(request)
         else:
             response = await _error_page(request, mapped)
-    except DEPENDENCY_DOWN:
-        log.exception("dependency unavailable on %s %s", request.method, request.path)
-        response = await _error_page(
-            request, Unavailable("A service this page needs is unavailable; try again shortly.")
-        )
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        response = await _internal_error(request)
+    except Exception as exc:
+        if is_dependency_down(exc):
+            log.exception("dependency unavailable on %s %s", request.method, request.path)
+            response = await _error_page(
+                request,
+                Unavailable("A service this page needs is unavailable; try again shortly."),
+            )
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            response = await _internal_error(request)
     _secure(request, response)
     return response
 

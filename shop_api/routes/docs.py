@@ -21,8 +21,10 @@ DOCS_HTML = """<!doctype html>
   <div id="swagger-ui"></div>
   <script src="/api/docs/static/swagger-ui-bundle.js"></script>
   <script>
+    // validatorUrl null: no badge fetched from validator.swagger.io, nothing from elsewhere.
     window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui",
-                                 deepLinking: true, persistAuthorization: true});
+                                 deepLinking: true, persistAuthorization: true,
+                                 validatorUrl: null});
   </script>
 </body>
 </html>

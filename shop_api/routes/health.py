@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import redis.asyncio as aioredis
 from aiohttp import web
 from yarl import URL
 
@@ -37,10 +38,10 @@ async def _check(probe) -> str:
 )
 async def health(request: web.Request) -> web.Response:
     pool, redis = request.app[db_pool_key], request.app[redis_key]
-    broker_url = request.app[settings_key].effective_broker_url
+    settings = request.app[settings_key]
     database, broker = await asyncio.gather(
         _check(lambda: pool.fetchval("SELECT 1")),
-        _check(lambda: _ping_broker(broker_url, redis)),
+        _check(lambda: _ping_broker(settings.effective_broker_url, settings.redis_url, redis)),
     )
     parts = {"database": database, "broker": broker, "version": __version__}
     if database == "ok":
@@ -52,9 +53,18 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-async def _ping_broker(broker_url: str, redis) -> None:
-    if not broker_url.startswith("amqp"):
+async def _ping_broker(broker_url: str, redis_url: str, redis: aioredis.Redis) -> None:
+    """The broker where BROKER_URL says it is: the app's own Redis only when it is that one."""
+    if broker_url == redis_url:
         await redis.ping()
+        return
+    if not broker_url.startswith("amqp"):
+        # A connection per check, as for RabbitMQ below: health checks come seconds apart.
+        broker = aioredis.Redis.from_url(broker_url, socket_connect_timeout=CHECK_TIMEOUT)
+        try:
+            await broker.ping()
+        finally:
+            await broker.aclose()
         return
     url = URL(broker_url)
     _, writer = await asyncio.open_connection(url.host or "localhost", url.port or 5672)
