@@ -71,13 +71,17 @@ async def settlement_exhausted(message: dict, info: dict) -> None:
     log.error("payment %s after exhausted retries: %s", payment_id, status or "already settled")
 
 
+# Both refund actors: a refund can wait longer than a charge, nobody is watching a spinner.
+REFUND_RETRIES = {
+    "retry_when": _retry,
+    "throws": (GatewayRefused,),
+    "min_backoff": 1_000,
+    "max_backoff": 10 * 60_000,
+}
+
+
 @dramatiq.actor(
-    actor_name=events.REFUND_ORDER,
-    queue_name=events.QUEUES[events.REFUND_ORDER],
-    retry_when=_retry,
-    throws=(GatewayRefused,),
-    min_backoff=1_000,
-    max_backoff=10 * 60_000,
+    actor_name=events.REFUND_ORDER, queue_name=events.QUEUES[events.REFUND_ORDER], **REFUND_RETRIES
 )
 async def refund_order(order_id: int, outbox_id: int | None = None) -> None:
     current = resources()
@@ -94,10 +98,7 @@ async def refund_order(order_id: int, outbox_id: int | None = None) -> None:
 @dramatiq.actor(
     actor_name=events.REFUND_PAYMENT,
     queue_name=events.QUEUES[events.REFUND_PAYMENT],
-    retry_when=_retry,
-    throws=(GatewayRefused,),
-    min_backoff=1_000,
-    max_backoff=10 * 60_000,
+    **REFUND_RETRIES,
 )
 async def refund_payment(payment_id: int, outbox_id: int | None = None) -> None:
     current = resources()

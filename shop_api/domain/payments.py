@@ -101,8 +101,8 @@ async def settle(
         charging = await _begin_charge(
             conn, payment_id, lease_seconds=lease_seconds, max_attempts=max_attempts, task=task
         )
-    if not isinstance(charging, _Charging):
-        return charging
+    if charging is None:
+        return None
     payment = charging.payment
     key = charge_key(payment_id)
     result = await gateway.lookup_charge(key) if charging.ask_first else None
@@ -135,8 +135,8 @@ async def _begin_charge(
     lease_seconds: float,
     max_attempts: int,
     task: TaskRef | None,
-) -> _Charging | str | None:
-    """Mark the charge in flight, or say why there is none to make (a status, or None)."""
+) -> _Charging | None:
+    """Mark the charge in flight, or say there is nothing to settle (None)."""
     async with conn.transaction():
         order_id = await queries.payment_order_id(conn, id=payment_id)
         if order_id is None:
@@ -150,15 +150,8 @@ async def _begin_charge(
         in_flight = payment["charge_started_at"] is not None
         if in_flight and not payment["charge_lease_expired"]:
             raise PaymentInFlight(f"payment {payment_id} is being charged by another attempt")
-        if order["status"] != order_status.PENDING and not in_flight:
-            # Cancelled (or paid offline) before the charge: nothing is charged.
-            await queries.settle_payment(
-                conn, id=payment_id, status="failed", failure_reason=NOT_PAYABLE,
-                gateway_reference=None,
-            )
-            await outbox.complete(conn, task)
-            return "failed"
         if order["status"] != order_status.PENDING:
+            # Cancelled (or paid offline) before the charge: nothing is charged.
             refusal: str | None = NOT_PAYABLE
         elif payment["attempts"] >= max_attempts:
             refusal = "processing_error"  # every transient failure used up
