@@ -10,6 +10,7 @@ import json
 import pytest
 from factories import ADDRESS, create_buyer, create_product, fill_cart, place_order, stock_of
 
+from shop_api.cli import main
 from shop_api.db import create_pool
 from shop_api.domain.order_expiry import expire_unpaid_orders
 from shop_api.relay import run_maintenance
@@ -240,3 +241,23 @@ async def test_the_relay_maintenance_expires_unpaid_orders(client, db, settings,
             await maintenance
     assert await _status(db, order["id"]) == "cancelled"
     assert await stock_of(db, product) == 2
+
+
+async def test_shop_api_orders_expire(client, db, settings, services, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", services.database_url)
+    monkeypatch.setenv("ENV", "development")
+    buyer = await create_buyer(db, settings, "cli@example.com")
+    product = await create_product(db, stock=5)
+    order = await place_order(client, buyer, (product, 5))
+    await _age(db, order["id"], 30)
+
+    def run(*argv: str) -> int:
+        with pytest.raises(SystemExit) as stopped:
+            main(list(argv))
+        return stopped.value.code
+
+    assert await asyncio.to_thread(run, "orders", "expire") == 0
+    assert "Cancelled 0 unpaid order(s)." in capsys.readouterr().out
+    assert await asyncio.to_thread(run, "orders", "expire", "--older-than", "20") == 0
+    assert f"Cancelled 1 unpaid order(s): {order['id']}" in capsys.readouterr().out
+    assert await stock_of(db, product) == 5
