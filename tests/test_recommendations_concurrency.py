@@ -96,18 +96,33 @@ async def test_64_concurrent_refreshes_over_shared_products_never_deadlock(db, s
 
 async def test_a_rebuild_racing_refreshes_ends_consistent(db, settings, services):
     orders = await _paid_orders_over_shared_products(db, settings)
-    # 63 refreshes and, among them, a rebuild: 64 connections.
+    # 63 refreshes and a rebuild (64 connections); the rebuild starts once 8 refreshes are
+    # done, so it lands among the others in flight.
     *refreshing, rebuilding = await _connections(services, REFRESHES)
-    connections = [*refreshing, rebuilding]
+    done = 0
+    some_done = asyncio.Event()
+
+    async def refresh(conn: asyncpg.Connection, order: int) -> None:
+        nonlocal done
+        try:
+            await refresh_for_order(conn, order)
+        finally:
+            done += 1
+            if done == 8:
+                some_done.set()
+
+    async def rebuild_meanwhile() -> int:
+        await some_done.wait()
+        return await rebuild(rebuilding)
+
     try:
-        work = [
-            refresh_for_order(conn, order)
-            for conn, order in zip(refreshing, orders, strict=False)
-        ]
-        work.insert(len(work) // 2, rebuild(rebuilding))
-        results = await asyncio.gather(*work, return_exceptions=True)
+        results = await asyncio.gather(
+            *(refresh(conn, order) for conn, order in zip(refreshing, orders, strict=False)),
+            rebuild_meanwhile(),
+            return_exceptions=True,
+        )
     finally:
-        await _close(connections)
+        await _close([*refreshing, rebuilding])
     assert _failures(results) == Counter()
     assert await _scores(db) == await _expected_scores(db)
 
