@@ -173,7 +173,8 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
 
             async def place(conn: asyncpg.Connection, user_id: int = user_id):
                 row = await orders.place_order(
-                    conn, user_id=user_id, delivery_address="x", notes="", currency="USD"
+                    conn, user_id=user_id, delivery_address="x", notes="", currency="USD",
+                    max_pending_orders=settings.max_pending_orders,
                 )
                 return idempotency.Outcome(201, order_out(row))
 

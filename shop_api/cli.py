@@ -1,4 +1,4 @@
-"""`shop-api`: serve, migrate, create-admin, seed, relay, payments, recommendations and dev.
+"""`shop-api`: serve, migrate, create-admin, seed, relay, payments, orders, recommendations and dev.
 
 Heavy imports (the web app, honcho, the embedded servers) happen inside the command that needs
 them, so `shop-api --help` and `shop-api migrate` stay quick and independent of each other.
@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     relay = commands.add_parser(
         "relay",
         help="drain the outbox into the broker, and run the periodic jobs (payment "
-        "reconciliation, expired idempotency keys)",
+        "reconciliation, expired idempotency keys, unpaid orders)",
     )
     relay.set_defaults(command=relay_command)
 
@@ -94,6 +94,17 @@ def _parser() -> argparse.ArgumentParser:
         help="pending for longer than this (default: $RECONCILE_AFTER_SECONDS, 300)",
     )
     reconcile.set_defaults(command=reconcile_command)
+
+    orders = commands.add_parser("orders", help="order operations")
+    order_commands = orders.add_subparsers(title="orders", required=True, metavar="ACTION")
+    expire = order_commands.add_parser(
+        "expire", help="cancel up to 100 pending orders not paid in time (as the relay does)"
+    )
+    expire.add_argument(
+        "--older-than", type=int, metavar="MINUTES",
+        help="pending for longer than this (default: $ORDER_PAYMENT_TIMEOUT_MINUTES, 60)",
+    )
+    expire.set_defaults(command=expire_orders_command)
 
     recommendations = commands.add_parser("recommendations", help="'bought together' scores")
     recommendation_commands = recommendations.add_subparsers(
@@ -313,6 +324,21 @@ def reconcile_command(args: argparse.Namespace) -> int:
         ))
     )
     print(f"Asked again for the settlement of {len(ids)} payment(s){': ' if ids else '.'}"
+          + ", ".join(str(i) for i in ids))
+    return 0
+
+
+def expire_orders_command(args: argparse.Namespace) -> int:
+    from .domain.order_expiry import expire_unpaid_orders
+
+    settings = _settings()
+    minutes = args.older_than if args.older_than is not None else (
+        settings.order_payment_timeout_minutes
+    )
+    ids = asyncio.run(_with_connection(
+        settings, lambda conn: expire_unpaid_orders(conn, timeout_minutes=minutes)
+    ))
+    print(f"Cancelled {len(ids)} unpaid order(s){': ' if ids else '.'}"
           + ", ".join(str(i) for i in ids))
     return 0
 

@@ -144,8 +144,10 @@ async def run_relay(
 
 
 async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
-    """The periodic jobs: re-drive payments stuck in pending, purge expired idempotency keys."""
+    """The periodic jobs: re-drive payments stuck in pending, purge expired idempotency keys,
+    cancel unpaid orders past their payment timeout."""
     from . import idempotency
+    from .domain.order_expiry import expire_unpaid_orders
     from .domain.payments import reconcile
 
     while True:
@@ -157,9 +159,12 @@ async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
                     lease_seconds=settings.payment_lease_seconds,
                 )
                 purged = await idempotency.purge_expired(conn)
-            if stuck or purged:
-                log.info("maintenance: %d stuck payments re-driven, %d idempotency keys purged",
-                         len(stuck), purged)
+                expired = await expire_unpaid_orders(
+                    conn, timeout_minutes=settings.order_payment_timeout_minutes
+                )
+            if stuck or purged or expired:
+                log.info("maintenance: %d stuck payments re-driven, %d idempotency keys purged, "
+                         "%d unpaid orders expired", len(stuck), purged, len(expired))
         except (asyncpg.PostgresError, *DEPENDENCY_DOWN):
             log.warning("maintenance could not reach the database", exc_info=True)
         await asyncio.sleep(MAINTENANCE_SECONDS)

@@ -91,6 +91,10 @@ class Settings:
     relay_in_web: bool = True
     # A payment still pending after this long is settled again by the reconciliation job.
     reconcile_after_seconds: int = 300
+    # A pending order not paid within this many minutes is cancelled by the relay; 0 never.
+    order_payment_timeout_minutes: int = 60
+    # Checkout past this many pending orders of one customer is a 409 too_many_pending_orders.
+    max_pending_orders: int = 5
     # The admin pages' cookies carry `Secure`; None means "when ENV=production" (see cookie_secure).
     session_cookie_secure: bool | None = None
 
@@ -167,6 +171,10 @@ class Settings:
             reconcile_after_seconds=int(
                 get("RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds)
             ),
+            order_payment_timeout_minutes=int(
+                get("ORDER_PAYMENT_TIMEOUT_MINUTES", cls.order_payment_timeout_minutes)
+            ),
+            max_pending_orders=int(get("MAX_PENDING_ORDERS", cls.max_pending_orders)),
             session_cookie_secure=(
                 _bool(get("SESSION_COOKIE_SECURE", ""))
                 if get("SESSION_COOKIE_SECURE", "").strip()
@@ -206,6 +214,10 @@ class Settings:
             raise SettingsError("BROKER_HEARTBEAT_SECONDS must be 5 or more")
         if self.outbox_max_sends < 1:
             raise SettingsError("OUTBOX_MAX_SENDS must be 1 or more")
+        if self.order_payment_timeout_minutes < 0:
+            raise SettingsError("ORDER_PAYMENT_TIMEOUT_MINUTES must be 0 (never) or more")
+        if self.max_pending_orders < 1:
+            raise SettingsError("MAX_PENDING_ORDERS must be 1 or more")
 
 
 def _load_dotenv() -> None:

@@ -137,3 +137,22 @@ WITH lines AS (
 INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, order_id, actor_id)
 SELECT id, quantity, :reason::text, stock_quantity, :order_id::bigint, :actor_id::bigint
   FROM returned;
+
+-- name: count_pending_orders$
+-- Through orders_pending_user_idx: a handful of entries whatever the user's history.
+SELECT count(*) FROM orders WHERE user_id = :user_id AND status = 'pending';
+
+-- name: claim_unpaid_order$
+-- The oldest pending order older than the timeout with no payment being settled, locked for
+-- its cancellation; one another expiry job has locked (or a payment request is locking) is
+-- skipped, so several jobs at once share the work. The caller checks for a pending payment
+-- again under this lock: this statement's snapshot predates the lock, so it may miss a
+-- payment requested just before. orders_status_newest_idx serves the scan.
+SELECT o.id
+  FROM orders o
+ WHERE o.status = 'pending'
+   AND o.created_at < now() - make_interval(mins => :timeout_minutes)
+   AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.status = 'pending')
+ ORDER BY o.created_at
+ LIMIT 1
+   FOR NO KEY UPDATE SKIP LOCKED;

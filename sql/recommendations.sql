@@ -1,3 +1,26 @@
+-- Every transaction that writes scores takes its locks in one fixed order, whatever plan its
+-- statements get: first the table-wide lock (shared by refreshes, exclusive for a rebuild), then
+-- one lock per product whose scores it rewrites, in ascending order. So refreshes of orders that
+-- share products take turns instead of deadlocking, a rebuild never meets a refresh half done,
+-- and each one reads the committed state of the orders after the turn of the one before.
+-- Advisory locks (two-int keys: this table's class, the product) block nobody but these writers.
+
+-- name: lock_recommendations_shared!
+SELECT pg_advisory_xact_lock_shared(hashtext('shop_api.recommendations'));
+
+-- name: lock_recommendations_exclusive!
+SELECT pg_advisory_xact_lock(hashtext('shop_api.recommendations'));
+
+-- name: lock_recommendations_of_order!
+-- The order's products, ascending: PostgreSQL evaluates a volatile function of the select list
+-- after the ORDER BY, so the locks are taken in that order. Ids past 2^31 share a key with a
+-- smaller one, which only makes the two take turns.
+SELECT pg_advisory_xact_lock(hashtext('shop_api.recommendations'), key)
+  FROM (SELECT DISTINCT (product_id % 2147483647)::int AS key
+          FROM order_items
+         WHERE order_id = :order_id) AS keys
+ ORDER BY key;
+
 -- name: forget_recommendations_of_order!
 -- Scores are recomputed from scratch for the order's products, which makes a redelivered
 -- message harmless: the same orders always give the same scores.
@@ -6,7 +29,8 @@ DELETE FROM recommendations
 
 -- name: score_recommendations_of_order!
 -- "Bought together": for each product of the order, how many paid (or later) orders hold it
--- together with each other product.
+-- together with each other product. Under the order's locks its products' rows were just
+-- deleted by this transaction alone, so nothing can conflict.
 INSERT INTO recommendations (product_id, recommended_product_id, score)
 SELECT a.product_id, b.product_id, count(DISTINCT a.order_id)::int
   FROM order_items a
@@ -14,11 +38,7 @@ SELECT a.product_id, b.product_id, count(DISTINCT a.order_id)::int
   JOIN orders o ON o.id = a.order_id
  WHERE a.product_id IN (SELECT product_id FROM order_items WHERE order_id = :order_id)
    AND o.status IN ('paid', 'processing', 'shipped', 'delivered')
- GROUP BY a.product_id, b.product_id
--- Two orders sharing products may be scored at once: the later write simply wins, and both
--- computed the same counts from the same committed orders.
-ON CONFLICT (product_id, recommended_product_id)
-DO UPDATE SET score = excluded.score, updated_at = now();
+ GROUP BY a.product_id, b.product_id;
 
 -- name: forget_all_recommendations!
 DELETE FROM recommendations;

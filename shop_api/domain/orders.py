@@ -8,10 +8,14 @@ import asyncpg
 
 from .. import outbox, topics
 from ..db import atomic, fetch_all, queries
-from ..errors import NotFound, Unprocessable, ValidationFailed
+from ..errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from ..schemas.common import MAX_MONEY
 from . import order_status
 from .cart import insufficient_stock, product_unavailable, shortage
+
+
+class TooManyPendingOrders(Conflict):
+    code = "too_many_pending_orders"
 
 
 async def place_order(
@@ -21,10 +25,13 @@ async def place_order(
     delivery_address: str,
     notes: str,
     currency: str,
+    max_pending_orders: int,
 ) -> asyncpg.Record:
     """Turn the user's cart into a pending order, in the caller's transaction or a new one.
 
-    Locks the cart, then its products in id order; refuses withdrawn products (409
+    Locks the cart; refuses a user who already holds `max_pending_orders` pending orders (409
+    `too_many_pending_orders`). Then locks the cart's products in id order; refuses withdrawn
+    products (409
     `product_unavailable`) and short stock (409 `insufficient_stock`, every short line listed)
     before writing anything, so a refusal changes nothing. Then one statement takes the stock,
     writes the order with today's prices, the ledger, the history, the `order.placed` outbox
@@ -32,6 +39,13 @@ async def place_order(
     """
     async with atomic(conn):
         cart_id = await queries.checkout_lock_cart(conn, user_id=user_id)
+        # Under the cart lock, so two checkouts of one user take turns here and the second
+        # counts the order of the first.
+        pending = await queries.count_pending_orders(conn, user_id=user_id)
+        if pending >= max_pending_orders:
+            raise TooManyPendingOrders(
+                f"You have {pending} unpaid orders; pay or cancel one before checking out again."
+            )
         lines = [] if cart_id is None else await fetch_all(
             queries.checkout_lines(conn, cart_id=cart_id)
         )

@@ -26,7 +26,10 @@ CHECKOUT_ROUTE = "POST /api/orders"
         "One transaction: the stock is checked and taken under row locks, today's prices are "
         "kept on the order, and the cart is emptied. 422 `cart_empty`; 409 "
         "`insufficient_stock` or `product_unavailable` with every affected item in "
-        "`errors.items` (nothing changes). Send an `Idempotency-Key` to retry safely."
+        "`errors.items` (nothing changes); 409 `too_many_pending_orders` while you hold "
+        "`MAX_PENDING_ORDERS` (default 5) unpaid orders. An order not paid within "
+        "`ORDER_PAYMENT_TIMEOUT_MINUTES` (default 60) is cancelled and its stock put back. "
+        "Send an `Idempotency-Key` to retry safely."
     ),
     tag=TAG,
     access=USER,
@@ -39,7 +42,7 @@ CHECKOUT_ROUTE = "POST /api/orders"
 async def checkout(
     request: web.Request, user: asyncpg.Record, body: dict, idempotency_key: str | None
 ) -> web.Response:
-    currency = request.app[settings_key].default_currency
+    settings = request.app[settings_key]
 
     async def place(conn: asyncpg.Connection) -> idempotency.Outcome:
         row = await orders.place_order(
@@ -47,7 +50,8 @@ async def checkout(
             user_id=user["id"],
             delivery_address=body["delivery_address"],
             notes=body["notes"],
-            currency=currency,
+            currency=settings.default_currency,
+            max_pending_orders=settings.max_pending_orders,
         )
         return idempotency.Outcome(201, order_out(row))
 

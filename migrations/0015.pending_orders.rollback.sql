@@ -1,0 +1,1 @@
+DROP INDEX orders_pending_user_idx;
