@@ -6,20 +6,13 @@ the only error handler of everything outside /admin, so the JSON API behaves exa
 
 from __future__ import annotations
 
-import logging
-
-import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from marshmallow import ValidationError
 
-from ..errors import ApiError, Unavailable, ValidationFailed, from_constraint
+from ..error_ladder import is_answer, to_api_error
+from ..errors import ApiError
 from ..logs import request_id_var
-from ..middleware import from_http_exception
-from ..outages import is_dependency_down
 from .templating import render
-
-log = logging.getLogger("shop_api.admin_web")
 
 PREFIX = "/admin"
 STATIC_PREFIX = "/admin/static/"
@@ -42,32 +35,15 @@ async def admin_pages_middleware(request: web.Request, handler: Handler) -> web.
         return await handler(request)
     try:
         response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
+    except Exception as exc:
+        if is_answer(exc):
             _secure(request, exc)
             raise
-        response = await _error_page(request, from_http_exception(exc))
-    except ApiError as exc:
-        response = await _error_page(request, exc)
-    except ValidationError as exc:
-        response = await _error_page(request, ValidationFailed(exc.normalized_messages()))
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        mapped = from_constraint(exc.constraint_name)
-        if mapped is None:
-            log.exception("unhandled error on %s %s", request.method, request.path)
+        error = to_api_error(exc, request, asked_for="page")
+        if error is None:
             response = await _internal_error(request)
         else:
-            response = await _error_page(request, mapped)
-    except Exception as exc:
-        if is_dependency_down(exc):
-            log.exception("dependency unavailable on %s %s", request.method, request.path)
-            response = await _error_page(
-                request,
-                Unavailable("A service this page needs is unavailable; try again shortly."),
-            )
-        else:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            response = await _internal_error(request)
+            response = await _error_page(request, error)
     _secure(request, response)
     return response
 
