@@ -1,7 +1,9 @@
-"""Under /admin: errors as HTML pages instead of problem+json, and the headers a browser UI needs.
+"""The admin pages' errors as HTML pages instead of problem+json, and the headers a browser UI
+needs.
 
-It sits inside `error_middleware`, which still gives every response its request id and is still
-the only error handler of everything outside /admin, so the JSON API behaves exactly as before.
+The admin application's own middleware: the main app's `error_middleware` still runs around it
+(every response gets its request id) but, with this one answering every error first, never
+renders an admin page's error as problem+json.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from ..errors import ApiError
 from ..logs import request_id_var
 from .templating import render
 
-PREFIX = "/admin"
 STATIC_PREFIX = "/admin/static/"
 
 # Everything is served by the app itself: no inline script, no other origin, no framing
@@ -25,14 +26,8 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def is_admin_path(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
 @web.middleware
 async def admin_pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not is_admin_path(request.path):
-        return await handler(request)
     try:
         response = await handler(request)
     except Exception as exc:
