@@ -64,17 +64,21 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    # A parent's middlewares run around its sub-applications' too: every admin page gets its
+    # request id and wakes the relay after a write, as every API request does.
     app = web.Application(
-        middlewares=[error_middleware, admin_web.admin_pages_middleware, wake_relay_middleware],
+        middlewares=[error_middleware, wake_relay_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
     app[outbox_wake_key] = asyncio.Event()
     app.cleanup_ctx.extend([_database, _redis, _outbox_relay])
+    # The two front ends over one domain. The JSON API: bearer tokens, problem+json.
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     # Swagger UI 5 (it reads OpenAPI 3.1; the 4.x of swagger-ui-bundle could not), served by us.
     app.router.add_static("/api/docs/static", openapi_ui_bundles.swagger_ui.static_path)
-    admin_web.setup(app)
+    # The admin pages: HTML, a session cookie and CSRF tokens, error pages of their own.
+    app.add_subapp("/admin/", admin_web.create_app())
     app[openapi_key] = build_openapi(app)
     return app

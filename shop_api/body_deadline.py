@@ -19,7 +19,7 @@ from .keys import settings_key
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body, or 408 `request_timeout` / 413 `payload_too_large`."""
-    seconds = request.app[settings_key].request_body_timeout
+    seconds = request.config_dict[settings_key].request_body_timeout
     try:
         async with asyncio.timeout(seconds):
             return await request.read()

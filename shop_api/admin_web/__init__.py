@@ -1,5 +1,10 @@
 """The admin web pages: server-rendered HTML over the admin API's domain code.
 
+An application of their own, which `shop_api.app.create_app` mounts at /admin/ (aiohttp's
+nested applications): their templates, stylesheet, error pages and security headers belong to
+it, and nothing outside /admin ever passes through them. Settings, the pool and Redis stay on
+the main app; handlers reach them through `request.config_dict`.
+
 Signed in with a session cookie (see `sessions`), never with the API's bearer tokens, and the
 API never accepts the cookie: the two front ends share rules and queries, not credentials.
 """
@@ -15,13 +20,15 @@ from .middleware import admin_pages_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-__all__ = ["admin_pages_middleware", "setup"]
+__all__ = ["create_app"]
 
 
-def setup(app: web.Application) -> None:
-    """Templates, the pages and their stylesheet; `admin_pages_middleware` goes in the app's
-    middleware list, inside the error middleware."""
+def create_app() -> web.Application:
+    """The admin pages, to be mounted with `app.add_subapp("/admin/", ...)`: their routes are
+    relative to that prefix."""
+    app = web.Application(middlewares=[admin_pages_middleware])
     templating.setup(app)
     app.router.add_routes(login.routes)
     app.router.add_routes(pages.routes)
-    app.router.add_static("/admin/static", STATIC_DIR)
+    app.router.add_static("/static", STATIC_DIR)
+    return app

@@ -49,7 +49,7 @@ async def _form(
     return response
 
 
-@routes.get(LOGIN_PATH)
+@routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
     next_path = safe_next(request.query.get("next"))
     if await sessions.load(request) is not None:
@@ -58,7 +58,7 @@ async def login_page(request: web.Request) -> web.Response:
     return await _form(request, next_path=next_path, notice=notice)
 
 
-@routes.post(LOGIN_PATH)
+@routes.post("/login")
 async def login(request: web.Request) -> web.Response:
     form = await read_form(request)
     sessions.check_login_form(request, form)
@@ -69,18 +69,18 @@ async def login(request: web.Request) -> web.Response:
         credentials = LoginIn().load({"email": email, "password": form.get("password", "")})
     except ValidationError:
         return await _form(request, status=422, error="Enter your email and password.", **retry)
-    settings = request.app[settings_key]
+    settings = request.config_dict[settings_key]
     try:
         # The same budget as POST /api/auth/login: one per address, one per email.
         await ratelimit.hit_login(
-            request.app[redis_key],
+            request.config_dict[redis_key],
             settings,
             address=client_address(request, settings.trusted_proxies),
             email=credentials["email"],
             scope=ratelimit.LOGIN,
         )
         user = await accounts.check_credentials(
-            request.app[db_pool_key],
+            request.config_dict[db_pool_key],
             settings,
             email=credentials["email"],
             password=credentials["password"],
@@ -99,7 +99,7 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@routes.post("/admin/logout")
+@routes.post("/logout")
 async def logout(request: web.Request) -> web.Response:
     session = await sessions.load(request)
     response = see_other(f"{LOGIN_PATH}?signed_out=1")

@@ -1,27 +1,21 @@
-"""Under /admin: errors as HTML pages instead of problem+json, and the headers a browser UI needs.
+"""The admin pages' errors as HTML pages instead of problem+json, and the headers a browser UI
+needs.
 
-It sits inside `error_middleware`, which still gives every response its request id and is still
-the only error handler of everything outside /admin, so the JSON API behaves exactly as before.
+The admin application's own middleware: the main app's `error_middleware` still runs around it
+(every response gets its request id) but, with this one answering every error first, never
+renders an admin page's error as problem+json.
 """
 
 from __future__ import annotations
 
-import logging
-
-import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from marshmallow import ValidationError
 
-from ..errors import ApiError, Unavailable, ValidationFailed, from_constraint
+from ..error_ladder import is_answer, to_api_error
+from ..errors import ApiError
 from ..logs import request_id_var
-from ..middleware import from_http_exception
-from ..outages import is_dependency_down
 from .templating import render
 
-log = logging.getLogger("shop_api.admin_web")
-
-PREFIX = "/admin"
 STATIC_PREFIX = "/admin/static/"
 
 # Everything is served by the app itself: no inline script, no other origin, no framing
@@ -32,42 +26,19 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def is_admin_path(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
 @web.middleware
 async def admin_pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not is_admin_path(request.path):
-        return await handler(request)
     try:
         response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
+    except Exception as exc:
+        if is_answer(exc):
             _secure(request, exc)
             raise
-        response = await _error_page(request, from_http_exception(exc))
-    except ApiError as exc:
-        response = await _error_page(request, exc)
-    except ValidationError as exc:
-        response = await _error_page(request, ValidationFailed(exc.normalized_messages()))
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        mapped = from_constraint(exc.constraint_name)
-        if mapped is None:
-            log.exception("unhandled error on %s %s", request.method, request.path)
+        error = to_api_error(exc, request, asked_for="page")
+        if error is None:
             response = await _internal_error(request)
         else:
-            response = await _error_page(request, mapped)
-    except Exception as exc:
-        if is_dependency_down(exc):
-            log.exception("dependency unavailable on %s %s", request.method, request.path)
-            response = await _error_page(
-                request,
-                Unavailable("A service this page needs is unavailable; try again shortly."),
-            )
-        else:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            response = await _internal_error(request)
+            response = await _error_page(request, error)
     _secure(request, response)
     return response
 

@@ -70,17 +70,17 @@ def _pager(request: web.Request, query: Mapping[str, Any], total: int) -> dict[s
 # -- dashboard ---------------------------------------------------------------------------------
 
 
-@routes.get("/admin")
+@routes.get("")
 async def admin_root(request: web.Request) -> web.Response:
     return see_other("/admin/")
 
 
-@routes.get("/admin/")
+@routes.get("/")
 @admin_page
 async def dashboard_page(request: web.Request, session: sessions.Session) -> web.Response:
-    settings = request.app[settings_key]
+    settings = request.config_dict[settings_key]
     figures = await dashboard.figures(
-        request.app[db_pool_key],
+        request.config_dict[db_pool_key],
         low_stock_threshold=settings.low_stock_threshold,
         currency=settings.default_currency,
     )
@@ -104,12 +104,12 @@ async def dashboard_page(request: web.Request, session: sessions.Session) -> web
 # -- orders ------------------------------------------------------------------------------------
 
 
-@routes.get("/admin/orders")
+@routes.get("/orders")
 @admin_page
 async def orders_page(request: web.Request, session: sessions.Session) -> web.Response:
     query = _query(AdminOrdersQuery(), request)
     rows, total = await admin.list_orders(
-        request.app[db_pool_key],
+        request.config_dict[db_pool_key],
         user_id=query.get("user_id"),
         status=query.get("status"),
         page=query["page"],
@@ -131,11 +131,11 @@ async def orders_page(request: web.Request, session: sessions.Session) -> web.Re
     )
 
 
-@routes.get(r"/admin/orders/{order_id:\d+}")
+@routes.get(r"/orders/{order_id:\d+}")
 @admin_page
 async def order_page(request: web.Request, session: sessions.Session) -> web.Response:
     order_id = _path_id(request, "order_id")
-    async with request.app[db_pool_key].acquire() as conn:
+    async with request.config_dict[db_pool_key].acquire() as conn:
         order = await queries.admin_order(conn, order_id=order_id)
         if order is None:
             raise NotFound("No such order.")
@@ -156,7 +156,7 @@ async def order_page(request: web.Request, session: sessions.Session) -> web.Res
     )
 
 
-@routes.post(r"/admin/orders/{order_id:\d+}/status")
+@routes.post(r"/orders/{order_id:\d+}/status")
 @admin_page
 async def order_status_form(
     request: web.Request, session: sessions.Session, form: MultiDictProxy
@@ -167,7 +167,7 @@ async def order_status_form(
             {"status": form.get("status", ""), "reason": form.get("reason", "").strip()}
         )
         order = await admin.change_order_status(
-            request.app[db_pool_key],
+            request.config_dict[db_pool_key],
             order_id=order_id,
             to_status=body["status"],
             admin_id=session.user["id"],
@@ -187,13 +187,13 @@ async def order_status_form(
 # -- inventory ---------------------------------------------------------------------------------
 
 
-@routes.get("/admin/inventory")
+@routes.get("/inventory")
 @admin_page
 async def inventory_page(request: web.Request, session: sessions.Session) -> web.Response:
-    threshold = request.app[settings_key].low_stock_threshold
+    threshold = request.config_dict[settings_key].low_stock_threshold
     query = _query(InventoryQuery(), request)
     rows, total = await inventory.list_stock(
-        request.app[db_pool_key],
+        request.config_dict[db_pool_key],
         low_stock=query.get("low_stock"),
         search=query.get("search"),
         threshold=threshold,
@@ -240,7 +240,7 @@ def _stock_change(form: MultiDictProxy) -> dict[str, Any]:
     return InventoryUpdateIn().load(body)
 
 
-@routes.post(r"/admin/inventory/{product_id:\d+}")
+@routes.post(r"/inventory/{product_id:\d+}")
 @admin_page
 async def stock_form(
     request: web.Request, session: sessions.Session, form: MultiDictProxy
@@ -249,12 +249,12 @@ async def stock_form(
     back = safe_next(form.get("next") or "/admin/inventory")
     try:
         body = _stock_change(form)
-        async with request.app[db_pool_key].acquire() as conn:
+        async with request.config_dict[db_pool_key].acquire() as conn:
             row = await inventory.change_stock(
                 conn,
                 product_id=product_id,
                 admin_id=session.user["id"],
-                threshold=request.app[settings_key].low_stock_threshold,
+                threshold=request.config_dict[settings_key].low_stock_threshold,
                 stock_quantity=body.get("stock_quantity"),
                 adjustment=body.get("adjustment"),
                 reason=body.get("reason"),
@@ -289,12 +289,12 @@ def _stock_conflict(exc: Conflict) -> str:
 # -- users -------------------------------------------------------------------------------------
 
 
-@routes.get("/admin/users")
+@routes.get("/users")
 @admin_page
 async def users_page(request: web.Request, session: sessions.Session) -> web.Response:
     query = _query(UsersQuery(), request)
     rows, total = await admin.list_users(
-        request.app[db_pool_key],
+        request.config_dict[db_pool_key],
         search=query.get("search"),
         role=query.get("role"),
         is_active=query.get("is_active"),
@@ -320,7 +320,7 @@ async def users_page(request: web.Request, session: sessions.Session) -> web.Res
     )
 
 
-@routes.post(r"/admin/users/{user_id:\d+}/status")
+@routes.post(r"/users/{user_id:\d+}/status")
 @admin_page
 async def user_status_form(
     request: web.Request, session: sessions.Session, form: MultiDictProxy
@@ -335,7 +335,10 @@ async def user_status_form(
         # The API's route flips the flag; the form says which way the admin meant, so a second
         # click (or a page left open while someone else already did it) does not undo the first.
         user, changed = await admin.set_user_active(
-            request.app[db_pool_key], user_id=user_id, admin_id=session.user["id"], active=wanted
+            request.config_dict[db_pool_key],
+            user_id=user_id,
+            admin_id=session.user["id"],
+            active=wanted,
         )
     except Conflict as exc:
         await sessions.flash(request, session, "error", exc.detail or "That change is refused.")

@@ -62,7 +62,7 @@ class Session:
 
 
 def _sign(request: web.Request, purpose: str, value: str) -> str:
-    key = request.app[settings_key].secret_key.encode()
+    key = request.config_dict[settings_key].secret_key.encode()
     return hmac.new(key, f"admin-{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -92,7 +92,7 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, v
         path=COOKIE_PATH,
         httponly=True,
         samesite="Strict",
-        secure=request.app[settings_key].cookie_secure,
+        secure=request.config_dict[settings_key].cookie_secure,
     )
 
 
@@ -102,7 +102,7 @@ def _delete_cookie(request: web.Request, response: web.StreamResponse, name: str
         path=COOKIE_PATH,
         httponly=True,
         samesite="Strict",
-        secure=request.app[settings_key].cookie_secure,
+        secure=request.config_dict[settings_key].cookie_secure,
     )
 
 
@@ -136,12 +136,13 @@ def check_login_form(request: web.Request, form: Mapping[str, Any]) -> None:
 
 async def start(request: web.Request, response: web.StreamResponse, user: asyncpg.Record) -> None:
     """A new session for `user` (a fresh id at every login: no fixation), set on `response`."""
+    redis = request.config_dict[redis_key]
     old = request.cookies.get(SESSION_COOKIE)
     if _well_formed(old):
-        await request.app[redis_key].delete(_redis_key("session", old))
+        await redis.delete(_redis_key("session", old))
     session_id = secrets.token_urlsafe(32)
     record = json.dumps({"user_id": user["id"], "ver": user["token_version"]})
-    await request.app[redis_key].set(_redis_key("session", session_id), record, ex=SESSION_SECONDS)
+    await redis.set(_redis_key("session", session_id), record, ex=SESSION_SECONDS)
     _set_cookie(request, response, SESSION_COOKIE, session_id, SESSION_SECONDS)
     _delete_cookie(request, response, LOGIN_COOKIE)
 
@@ -152,12 +153,12 @@ async def load(request: web.Request) -> Session | None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if not _well_formed(session_id):
         return None
-    redis = request.app[redis_key]
+    redis = request.config_dict[redis_key]
     raw = await redis.get(_redis_key("session", session_id))
     if raw is None:
         return None
     record = json.loads(raw)
-    user = await queries.get_user_by_id(request.app[db_pool_key], id=record["user_id"])
+    user = await queries.get_user_by_id(request.config_dict[db_pool_key], id=record["user_id"])
     try:
         user = check_token_still_valid(user, record)
     except Unauthorized:
@@ -172,7 +173,7 @@ async def load(request: web.Request) -> Session | None:
 async def end(request: web.Request, response: web.StreamResponse) -> None:
     session_id = request.cookies.get(SESSION_COOKIE)
     if _well_formed(session_id):
-        redis = request.app[redis_key]
+        redis = request.config_dict[redis_key]
         await redis.delete(_redis_key("session", session_id), _redis_key("flash", session_id))
     _delete_cookie(request, response, SESSION_COOKIE)
 
@@ -187,11 +188,11 @@ def check_csrf(session: Session, form: Mapping[str, Any]) -> None:
 
 async def flash(request: web.Request, session: Session, kind: str, text: str) -> None:
     """A message for the page the browser is redirected to next ("Order #7 is now shipped.")."""
-    await request.app[redis_key].set(
+    await request.config_dict[redis_key].set(
         _redis_key("flash", session.id), json.dumps({"kind": kind, "text": text}), ex=FLASH_SECONDS
     )
 
 
 async def pop_flash(request: web.Request, session: Session) -> dict | None:
-    raw = await request.app[redis_key].getdel(_redis_key("flash", session.id))
+    raw = await request.config_dict[redis_key].getdel(_redis_key("flash", session.id))
     return json.loads(raw) if raw is not None else None

@@ -75,7 +75,7 @@ async def render(
     """`template` with the page furniture: who is signed in, the CSRF token of their forms,
     the message left by the previous form, and the shop's currency."""
     common: dict[str, Any] = {
-        "currency": request.app[settings_key].default_currency,
+        "currency": request.config_dict[settings_key].default_currency,
         "path": request.path,
         "admin": None,
         "csrf_token": "",
