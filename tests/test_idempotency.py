@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections import Counter
 
 from factories import ADDRESS, create_buyer, create_product, fill_cart, stock_of
 
-from shop_api import idempotency
+from shop_api import idempotency_keys
 from shop_api.keys import db_pool_key
 
 
@@ -207,7 +209,7 @@ async def test_an_expired_key_can_be_used_again_and_purged(client, db, settings)
     await db.execute("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
     await fill_cart(client, buyer, (product, 1))
     assert (await checkout(client, buyer, "fresh")).status == 201
-    purged = await idempotency.purge_expired(client.server.app[db_pool_key])
+    purged = await idempotency_keys.purge_expired(client.server.app[db_pool_key])
     assert purged == 1
     assert await db.fetchval("SELECT key FROM idempotency_keys") == "fresh"
 
@@ -223,7 +225,15 @@ async def test_without_a_key_every_request_is_new(client, db, settings):
 
 
 def test_fingerprint_ignores_key_order_but_not_values():
-    assert idempotency.fingerprint({"a": 1, "b": "x"}) == idempotency.fingerprint(
+    assert idempotency_keys.fingerprint({"a": 1, "b": "x"}) == idempotency_keys.fingerprint(
         {"b": "x", "a": 1}
     )
-    assert idempotency.fingerprint({"a": 1}) != idempotency.fingerprint({"a": 2})
+    assert idempotency_keys.fingerprint({"a": 1}) != idempotency_keys.fingerprint({"a": 2})
+
+
+def test_the_key_storage_imports_no_web_code():
+    # The relay's maintenance purges keys; the storage half must not drag aiohttp in with it.
+    probe = "import sys, shop_api.idempotency_keys; print('aiohttp' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
