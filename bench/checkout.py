@@ -150,6 +150,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
     from shop_api import idempotency
     from shop_api.db import create_pool
     from shop_api.domain import orders
+    from shop_api.jsonio import json_response
     from shop_api.schemas.orders import order_out
 
     statements: list[tuple[str, float]] = []
@@ -176,7 +177,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
                     conn, user_id=user_id, delivery_address="x", notes="", currency="USD",
                     max_pending_orders=settings.max_pending_orders,
                 )
-                return idempotency.Outcome(201, order_out(row))
+                return json_response(order_out(row), status=201)
 
             await idempotency.respond_once(
                 pool, user_id=user_id, route="POST /api/orders", key="trace", request_body={},

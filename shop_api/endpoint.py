@@ -3,7 +3,10 @@
 The same declaration guards the route (authentication, role), validates its input with
 marshmallow, and feeds the OpenAPI document, so what is documented is what is enforced.
 Handlers receive what they declared as keyword arguments: `user`, `body`, `query`, each
-integer path parameter by name, and `idempotency_key` on routes declared `idempotent=True`.
+integer path parameter by name, and `conn`: a pool connection held for the request. On a route
+declared `idempotent=True` (which must be signed in) `conn` is inside the transaction that
+claimed the request's Idempotency-Key, so the handler only does its work on it and answers;
+see `idempotency.py`.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema
 
+from . import idempotency
 from .auth import authenticate
 from .errors import NotFound
-from .idempotency import key_from
 from .jsonio import read_json_object
+from .keys import db_pool_key
 from .schemas.common import MAX_ID, ascii_integer
 
 
@@ -79,21 +83,37 @@ def endpoint(
 
     def decorate(handler: Handler) -> Handler:
         wants = set(inspect.signature(handler).parameters)
+        if spec.idempotent and (spec.access is PUBLIC or "conn" not in wants):
+            raise TypeError(
+                f"{handler.__name__}: an idempotent route is signed in (keys are per user) and "
+                "does its work on `conn`, in the transaction that claims the key"
+            )
 
         @functools.wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            kwargs: dict[str, Any] = {}
-            for name, raw in request.match_info.items():
-                kwargs[name] = path_id(raw)
+            ids = {name: path_id(raw) for name, raw in request.match_info.items()}
+            kwargs: dict[str, Any] = dict(ids)
             if spec.access is not PUBLIC:
                 kwargs["user"] = await authenticate(request, admin=spec.access is ADMIN)
-            if spec.idempotent:
-                kwargs["idempotency_key"] = key_from(request)
+            key = idempotency.key_from(request) if spec.idempotent else None
             if spec.query is not None:
                 kwargs["query"] = spec.query.load(request.query)
             if spec.body is not None:
                 kwargs["body"] = spec.body.load(await read_json_object(request))
-            return await handler(request, **{k: v for k, v in kwargs.items() if k in wants})
+            chosen = {k: v for k, v in kwargs.items() if k in wants}
+            if spec.idempotent:
+                return await idempotency.respond_once(
+                    request.app[db_pool_key],
+                    user_id=kwargs["user"]["id"],
+                    route=_operation(request, ids),
+                    key=key,
+                    request_body=kwargs.get("body"),
+                    work=lambda conn: handler(request, **chosen, conn=conn),
+                )
+            if "conn" in wants:
+                async with request.app[db_pool_key].acquire() as conn:
+                    return await handler(request, **chosen, conn=conn)
+            return await handler(request, **chosen)
 
         guarded.__endpoint__ = spec  # type: ignore[attr-defined]
         return guarded
@@ -105,6 +125,14 @@ def _instance(schema: type[Schema] | Schema | None) -> Schema | None:
     if schema is None or isinstance(schema, Schema):
         return schema
     return schema()
+
+
+def _operation(request: web.Request, ids: dict[str, int]) -> str:
+    """What an Idempotency-Key is scoped to, e.g. "POST /api/orders": the route's method and
+    path, its ids as numbers, a trailing slash aside (both spellings are one route)."""
+    resource = request.match_info.route.resource
+    path = resource.canonical.format(**ids) if resource is not None else request.path
+    return f"{request.method} {path.rstrip('/') or '/'}"
 
 
 def path_id(raw: str) -> int:

@@ -146,7 +146,7 @@ async def run_relay(
 async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
     """The periodic jobs: re-drive payments stuck in pending, purge expired idempotency keys,
     cancel unpaid orders past their payment timeout."""
-    from . import idempotency
+    from . import idempotency_keys
     from .domain.order_expiry import expire_unpaid_orders
     from .domain.payments import reconcile
 
@@ -158,7 +158,7 @@ async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
                     older_than_seconds=settings.reconcile_after_seconds,
                     lease_seconds=settings.payment_lease_seconds,
                 )
-                purged = await idempotency.purge_expired(conn)
+                purged = await idempotency_keys.purge_expired(conn)
                 expired = await expire_unpaid_orders(
                     conn, timeout_minutes=settings.order_payment_timeout_minutes
                 )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from .client_address import IPNetwork, parse_networks
 
@@ -24,11 +27,33 @@ def _bool(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r}")
 
 
+def _optional_bool(value: str) -> bool | None:
+    """Unset or blank is None ("decide from the environment"), else a boolean."""
+    return _bool(value) if value.strip() else None
+
+
 def _networks(value: str) -> tuple[IPNetwork, ...]:
     try:
         return parse_networks(value)
     except ValueError as exc:
         raise SettingsError(f"TRUSTED_PROXIES must be comma-separated CIDRs: {exc}") from None
+
+
+# How a field's type is read from its environment variable's text. A new field of a type not
+# listed here fails the first from_env (tests/test_settings.py), not silently.
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    int: int,
+    float: float,
+    bool: _bool,
+    bool | None: _optional_bool,
+    tuple[IPNetwork, ...]: _networks,
+}
+
+
+def env_name(field: dataclasses.Field) -> str:
+    """The environment variable a setting is read from."""
+    return field.metadata.get("env", field.name.upper())
 
 
 @dataclass(frozen=True)
@@ -57,7 +82,7 @@ class Settings:
     request_body_timeout: float = 30.0
     # After SIGTERM, requests in flight get this long to finish before they are cancelled.
     shutdown_timeout: float = 25.0
-    log_level: str = "INFO"
+    log_level: str = field(default="INFO", metadata={"parse": str.upper})
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_user: str = ""
@@ -114,73 +139,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Each field from its environment variable (the field's name upper-cased, unless its
+        metadata names another), parsed by the field's type; an unset variable keeps the
+        default."""
         if environ is None:
             _load_dotenv()
             environ = os.environ
-        get = environ.get
-        settings = cls(
-            env=get("ENV", "development"),
-            database_url=get("DATABASE_URL", cls.database_url),
-            redis_url=get("REDIS_URL", cls.redis_url),
-            broker_url=get("BROKER_URL", ""),
-            secret_key=get("SECRET_KEY", DEV_SECRET_KEY),
-            host=get("HOST", cls.host),
-            port=int(get("PORT", cls.port)),
-            db_pool_min=int(get("DB_POOL_MIN", cls.db_pool_min)),
-            db_pool_max=int(get("DB_POOL_MAX", cls.db_pool_max)),
-            db_command_timeout=float(get("DB_COMMAND_TIMEOUT", cls.db_command_timeout)),
-            jwt_issuer=get("JWT_ISSUER", cls.jwt_issuer),
-            jwt_audience=get("JWT_AUDIENCE", cls.jwt_audience),
-            access_token_minutes=int(get("ACCESS_TOKEN_MINUTES", cls.access_token_minutes)),
-            refresh_token_days=int(get("REFRESH_TOKEN_DAYS", cls.refresh_token_days)),
-            bcrypt_rounds=int(get("BCRYPT_ROUNDS", cls.bcrypt_rounds)),
-            rate_limit_login=int(get("RATE_LIMIT_LOGIN", cls.rate_limit_login)),
-            rate_limit_address=int(get("RATE_LIMIT_ADDRESS", cls.rate_limit_address)),
-            trusted_proxies=_networks(get("TRUSTED_PROXIES", "")),
-            max_body_bytes=int(get("MAX_BODY_BYTES", cls.max_body_bytes)),
-            request_body_timeout=float(
-                get("REQUEST_BODY_TIMEOUT", cls.request_body_timeout)
-            ),
-            shutdown_timeout=float(get("SHUTDOWN_TIMEOUT", cls.shutdown_timeout)),
-            log_level=get("LOG_LEVEL", cls.log_level).upper(),
-            smtp_host=get("SMTP_HOST", cls.smtp_host),
-            smtp_port=int(get("SMTP_PORT", cls.smtp_port)),
-            smtp_user=get("SMTP_USER", ""),
-            smtp_password=get("SMTP_PASSWORD", ""),
-            smtp_starttls=_bool(get("SMTP_STARTTLS", "false")),
-            smtp_connect_timeout=float(get("SMTP_CONNECT_TIMEOUT", cls.smtp_connect_timeout)),
-            smtp_timeout=float(get("SMTP_TIMEOUT", cls.smtp_timeout)),
-            mail_from=get("MAIL_FROM", cls.mail_from),
-            email_backend=get("EMAIL_BACKEND", cls.email_backend),
-            email_file_dir=get("EMAIL_FILE_DIR", cls.email_file_dir),
-            default_currency=get("DEFAULT_CURRENCY", cls.default_currency),
-            low_stock_threshold=int(get("LOW_STOCK_THRESHOLD", cls.low_stock_threshold)),
-            payment_gateway=get("PAYMENT_GATEWAY", cls.payment_gateway),
-            payment_lease_seconds=float(get("PAYMENT_LEASE_SECONDS", cls.payment_lease_seconds)),
-            sandbox_latency_seconds=float(
-                get("SANDBOX_LATENCY_SECONDS", cls.sandbox_latency_seconds)
-            ),
-            broker_heartbeat_seconds=float(
-                get("BROKER_HEARTBEAT_SECONDS", cls.broker_heartbeat_seconds)
-            ),
-            outbox_redeliver_after_seconds=float(
-                get("OUTBOX_REDELIVER_AFTER_SECONDS", cls.outbox_redeliver_after_seconds)
-            ),
-            outbox_max_sends=int(get("OUTBOX_MAX_SENDS", cls.outbox_max_sends)),
-            relay_in_web=_bool(get("RELAY_IN_WEB", "true")),
-            reconcile_after_seconds=int(
-                get("RECONCILE_AFTER_SECONDS", cls.reconcile_after_seconds)
-            ),
-            order_payment_timeout_minutes=int(
-                get("ORDER_PAYMENT_TIMEOUT_MINUTES", cls.order_payment_timeout_minutes)
-            ),
-            max_pending_orders=int(get("MAX_PENDING_ORDERS", cls.max_pending_orders)),
-            session_cookie_secure=(
-                _bool(get("SESSION_COOKIE_SECURE", ""))
-                if get("SESSION_COOKIE_SECURE", "").strip()
-                else None
-            ),
-        )
+        types = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for each in dataclasses.fields(cls):
+            name = env_name(each)
+            if name in environ:
+                parse = each.metadata.get("parse") or _PARSERS[types[each.name]]
+                values[each.name] = parse(environ[name])
+        settings = cls(**values)
         settings.check()
         return settings
 

@@ -13,19 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import bcrypt
 import pytest
 import redis
+from factories import TEST_BCRYPT_ROUNDS, Account, create_account
 from faults import private_postgres, private_redis, running_postgres, running_redis  # noqa: F401
 
 from shop_api.app import create_app
 from shop_api.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
 from shop_api.migrate import apply_migrations
 from shop_api.settings import Settings
-
-TEST_PASSWORD = "correct-horse-42"
-TEST_BCRYPT_ROUNDS = 4
-PROBLEM = "application/problem+json"
 
 
 @dataclass(frozen=True)
@@ -118,46 +114,12 @@ async def client(aiohttp_client, settings: Settings):
     return await aiohttp_client(create_app(settings))
 
 
-@dataclass
-class Account:
-    id: int
-    email: str
-    password: str
-    role: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-async def create_user(db, email: str, *, role: str = "customer", password: str = TEST_PASSWORD,
-                      full_name: str = "Test User", active: bool = True) -> int:
-    """A user who can log in with `password`, written straight to the database; its id."""
-    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS)).decode()
-    return await db.fetchval(
-        "INSERT INTO users (email, password_hash, full_name, role, is_active) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        email, password_hash, full_name, role, active,
-    )
-
-
-async def create_account(db, client, email: str, *, role: str = "customer",
-                         password: str = TEST_PASSWORD, full_name: str = "Test User") -> Account:
-    """`create_user`, then logged in through the API: an account with bearer tokens."""
-    user_id = await create_user(db, email, role=role, password=password, full_name=full_name)
-    response = await client.post("/api/auth/login", json={"email": email, "password": password})
-    assert response.status == 200, await response.text()
-    body = await response.json()
-    return Account(user_id, email, password, role, body["access_token"], body["refresh_token"])
-
-
 @pytest.fixture
 async def customer(db, client) -> Account:
-    return await create_account(db, client, "customer@example.com")
+    return await create_account(db, "customer@example.com", client=client, full_name="Test User")
 
 
 @pytest.fixture
 async def admin(db, client) -> Account:
-    return await create_account(db, client, "admin@example.com", role="admin", full_name="Admin")
+    return await create_account(db, "admin@example.com", client=client, role="admin",
+                                full_name="Admin")

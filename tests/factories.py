@@ -1,19 +1,27 @@
-"""Rows for cart and order tests, written straight to the database (or placed through the API).
+"""Test data and checks shared by the test modules: accounts, products, carts, orders, problems.
 
-Products are inserted with SQL rather than through the catalog routes, so these tests depend only
-on the catalog's schema. Buyers get a real access token minted with the test settings (no login
-round trip, no bcrypt, no rate limit), so a test can have dozens of them.
+Rows are written straight to the database (or placed through the API where the test is about
+the API's own bookkeeping). Products are inserted with SQL rather than through the catalog
+routes, so tests of carts and orders depend only on the catalog's schema. Fixtures live in
+conftest.py; no test module imports it.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+
+import bcrypt
 
 from shop_api.security import tokens
 
 _numbers = itertools.count(1)
+
+TEST_PASSWORD = "correct-horse-42"
+TEST_BCRYPT_ROUNDS = 4
+PROBLEM = "application/problem+json"
 
 ADDRESS = {"delivery_address": "1 Main Street, Springfield"}
 
@@ -22,21 +30,39 @@ async def create_product(
     db,
     *,
     name: str | None = None,
+    slug: str | None = None,
     price: str | Decimal = "10.00",
     stock: int = 10,
     is_active: bool = True,
+    deleted: bool | None = None,
     image_url: str | None = None,
+    description: str = "",
+    category_id: int | None = None,
+    sku: str | None = None,
+    created_at: datetime | None = None,
+    ratings: tuple[int, ...] = (),
 ) -> int:
+    """A product row; its id. An inactive product is also soft-deleted unless `deleted=False`;
+    `ratings` fill the rating summary as if those reviews had been written."""
     number = next(_numbers)
     return await db.fetchval(
-        "INSERT INTO products (name, slug, price, stock_quantity, is_active, image_url, deleted_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $5 THEN NULL ELSE now() END) RETURNING id",
+        "INSERT INTO products (name, slug, description, price, stock_quantity, category_id, sku,"
+        " is_active, image_url, deleted_at, created_at, updated_at, rating_count, rating_sum)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN now() END,"
+        " coalesce($11, now()), coalesce($11, now()), $12, $13) RETURNING id",
         name or f"Product {number}",
-        f"product-{number}",
+        slug or f"product-{number}",
+        description,
         Decimal(price),
         stock,
+        category_id,
+        sku,
         is_active,
         image_url,
+        not is_active if deleted is None else deleted,
+        created_at,
+        len(ratings),
+        sum(ratings),
     )
 
 
@@ -44,31 +70,54 @@ async def stock_of(db, product_id: int) -> int:
     return await db.fetchval("SELECT stock_quantity FROM products WHERE id = $1", product_id)
 
 
-@dataclass(frozen=True)
-class Buyer:
+@dataclass
+class Account:
     id: int
     email: str
+    password: str
+    role: str
     access_token: str
+    refresh_token: str | None = None  # only for an account logged in through the API
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access_token}"}
 
 
-async def create_buyer(db, settings, email: str, *, role: str = "customer") -> Buyer:
-    user_id = await db.fetchval(
-        "INSERT INTO users (email, password_hash, full_name, role) VALUES ($1, 'x', $2, $3) "
-        "RETURNING id",
-        email,
-        email.split("@")[0],
-        role,
+async def create_user(db, email: str, *, role: str = "customer", password: str = TEST_PASSWORD,
+                      full_name: str | None = None, active: bool = True) -> int:
+    """A user who can log in with `password`, written straight to the database; its id."""
+    password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS)).decode()
+    return await db.fetchval(
+        "INSERT INTO users (email, password_hash, full_name, role, is_active) "
+        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        email, password_hash, full_name or email.split("@")[0], role, active,
     )
-    token = tokens.issue(settings, token_type=tokens.ACCESS, user_id=user_id, token_version=0)
-    return Buyer(user_id, email, token.token)
 
 
-async def create_buyers(db, settings, count: int, prefix: str = "buyer") -> list[Buyer]:
-    return [await create_buyer(db, settings, f"{prefix}{n}@example.com") for n in range(count)]
+async def create_account(db, email: str, *, client=None, settings=None, role: str = "customer",
+                         password: str = TEST_PASSWORD, full_name: str | None = None) -> Account:
+    """`create_user` with a bearer token: logged in through the API with `client` (a refresh
+    token too, and the login rate limit applies), or with `settings` an access token minted
+    directly (no round trip, so a test can have dozens of accounts)."""
+    if (client is None) == (settings is None):
+        raise TypeError("create_account needs exactly one of client= (log in) or settings= (mint)")
+    user_id = await create_user(db, email, role=role, password=password, full_name=full_name)
+    if settings is not None:
+        token = tokens.issue(settings, token_type=tokens.ACCESS, user_id=user_id, token_version=0)
+        return Account(user_id, email, password, role, token.token)
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    return Account(user_id, email, password, role, body["access_token"], body["refresh_token"])
+
+
+async def create_buyers(db, settings, count: int, prefix: str = "buyer") -> list[Account]:
+    """`count` customers with minted tokens, {prefix}0@example.com and on."""
+    return [
+        await create_account(db, f"{prefix}{n}@example.com", settings=settings)
+        for n in range(count)
+    ]
 
 
 async def fill_cart(client, buyer, *lines: tuple[int, int]) -> None:
@@ -81,12 +130,37 @@ async def fill_cart(client, buyer, *lines: tuple[int, int]) -> None:
         assert response.status == 201, await response.text()
 
 
+async def checkout(client, buyer, body: dict | None = None, *, key: str | None = None,
+                   path: str = "/api/orders", headers: dict[str, str] | None = None):
+    """Check out the buyer's cart through the API (to ADDRESS unless `body` says otherwise),
+    with an Idempotency-Key when `key` is given; the response."""
+    headers = {**buyer.headers, **(headers or {})}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return await client.post(path, json=ADDRESS if body is None else body, headers=headers)
+
+
 async def place_order(client, buyer, *lines: tuple[int, int], **body) -> dict:
     """Fill the buyer's cart with `lines` and check out through the API; the new order."""
     await fill_cart(client, buyer, *lines)
-    response = await client.post("/api/orders", json={**ADDRESS, **body}, headers=buyer.headers)
+    response = await checkout(client, buyer, {**ADDRESS, **body})
     assert response.status == 201, await response.text()
     return await response.json()
+
+
+async def move(client, admin, order_id: int, status: str, **body):
+    """An admin moves an order to `status` through the API; the response."""
+    return await client.put(
+        f"/api/admin/orders/{order_id}/status", json={"status": status, **body},
+        headers=admin.headers,
+    )
+
+
+async def move_through(client, admin, order_id: int, *statuses: str) -> None:
+    """`move` the order through each of `statuses` in turn, each move a 200."""
+    for status in statuses:
+        response = await move(client, admin, order_id, status)
+        assert response.status == 200, await response.text()
 
 
 async def create_order(db, user_id: int, lines: list[tuple[int, int]], *, status: str = "pending",
@@ -114,3 +188,12 @@ async def create_order(db, user_id: int, lines: list[tuple[int, int]], *, status
     # Placed pending, then moved, as orders are: the best-sellers trigger sees the move.
     await db.execute("UPDATE orders SET status = $2 WHERE id = $1", order_id, status)
     return order_id
+
+
+async def assert_problem(response, status: int, code: str) -> dict:
+    """`response` is the problem+json `status` with `code` (API.md, "Errors"); its body."""
+    assert response.status == status, await response.text()
+    assert response.content_type == PROBLEM
+    body = await response.json()
+    assert body["code"] == code, body
+    return body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PROBLEM, create_account
+from factories import assert_problem, create_account
 
 # Every admin route, with a body it would accept: only the caller is wrong in these tests.
 ADMIN_ROUTES = [
@@ -32,19 +32,15 @@ def test_the_list_covers_every_admin_route():
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
 async def test_anonymous_callers_get_401(client, db, method, path, body):
     response = await client.request(method, path, json=body)
-    assert response.status == 401
-    assert response.content_type == PROBLEM
+    await assert_problem(response, 401, "unauthorized")
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert (await response.json())["code"] == "unauthorized"
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
 async def test_customers_get_403(client, db, customer, method, path, body):
     before = await db.fetchval("SELECT count(*) FROM users WHERE is_active")
     response = await client.request(method, path, json=body, headers=customer.headers)
-    assert response.status == 403
-    assert response.content_type == PROBLEM
-    assert (await response.json())["code"] == "forbidden"
+    await assert_problem(response, 403, "forbidden")
     assert await db.fetchval("SELECT count(*) FROM users WHERE is_active") == before
 
 
@@ -143,12 +139,11 @@ async def test_users_filter_by_role_and_activity(client, db, admin):
 )
 async def test_users_refuse_bad_filters(client, admin, query):
     response = await client.get(f"/api/admin/users{query}", headers=admin.headers)
-    assert response.status == 422
-    assert (await response.json())["code"] == "validation_error"
+    await assert_problem(response, 422, "validation_error")
 
 
 async def test_deactivation_ends_every_token_and_login_until_reactivated(client, db, admin):
-    victim = await create_account(db, client, "victim@example.com")
+    victim = await create_account(db, "victim@example.com", client=client)
     second_login = await client.post(
         "/api/auth/login", json={"email": victim.email, "password": victim.password}
     )
@@ -170,8 +165,7 @@ async def test_deactivation_ends_every_token_and_login_until_reactivated(client,
 
     # Every live token is dead at once: access, and both logins' refresh tokens.
     me = await client.get("/api/auth/me", headers=victim.headers)
-    assert me.status == 401
-    assert (await me.json())["code"] == "unauthorized"
+    await assert_problem(me, 401, "unauthorized")
     for refresh_token in (victim.refresh_token, second_refresh):
         refreshed = await client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
         assert refreshed.status == 401
@@ -181,8 +175,7 @@ async def test_deactivation_ends_every_token_and_login_until_reactivated(client,
     login = await client.post(
         "/api/auth/login", json={"email": victim.email, "password": victim.password}
     )
-    assert login.status == 403
-    assert (await login.json())["code"] == "account_disabled"
+    await assert_problem(login, 403, "account_disabled")
 
     response = await client.put(
         f"/api/admin/users/{victim.id}/toggle-status", headers=admin.headers
@@ -200,7 +193,7 @@ async def test_deactivation_ends_every_token_and_login_until_reactivated(client,
 
 
 async def test_a_deactivated_admin_loses_admin_access(client, db, admin):
-    other = await create_account(db, client, "other-admin@example.com", role="admin")
+    other = await create_account(db, "other-admin@example.com", role="admin", client=client)
     response = await client.put(f"/api/admin/users/{other.id}/toggle-status", headers=admin.headers)
     assert response.status == 200
     assert (await client.get("/api/admin/dashboard", headers=other.headers)).status == 401
@@ -209,10 +202,7 @@ async def test_a_deactivated_admin_loses_admin_access(client, db, admin):
 
 async def test_an_admin_cannot_deactivate_themself(client, db, admin):
     response = await client.put(f"/api/admin/users/{admin.id}/toggle-status", headers=admin.headers)
-    assert response.status == 409
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "cannot_deactivate_self"
+    await assert_problem(response, 409, "cannot_deactivate_self")
     assert await db.fetchval("SELECT is_active FROM users WHERE id = $1", admin.id) is True
     assert await db.fetchval("SELECT token_version FROM users WHERE id = $1", admin.id) == 0
     assert (await client.get("/api/admin/dashboard", headers=admin.headers)).status == 200
@@ -220,8 +210,7 @@ async def test_an_admin_cannot_deactivate_themself(client, db, admin):
 
 async def test_toggling_an_unknown_user_is_a_404(client, admin):
     response = await client.put("/api/admin/users/424242/toggle-status", headers=admin.headers)
-    assert response.status == 404
-    assert (await response.json())["code"] == "not_found"
+    await assert_problem(response, 404, "not_found")
     response = await client.put(
         "/api/admin/users/99999999999999999999/toggle-status", headers=admin.headers
     )
@@ -234,7 +223,7 @@ async def test_setting_the_same_state_twice_at_once_changes_it_once(client, db, 
     from shop_api.domain.admin import set_user_active
     from shop_api.keys import db_pool_key
 
-    target = await create_account(db, client, "twice@example.com")
+    target = await create_account(db, "twice@example.com", client=client)
     pool = client.server.app[db_pool_key]
     results = await asyncio.gather(*(
         set_user_active(pool, user_id=target.id, admin_id=admin.id, active=False)

@@ -12,8 +12,7 @@ import os
 import shutil
 
 import pytest
-from conftest import TEST_PASSWORD, create_user
-from factories import create_order, create_product, stock_of
+from factories import TEST_PASSWORD, create_order, create_product, create_user, stock_of
 from playwright.async_api import async_playwright, expect
 
 from shop_api.app import create_app

@@ -6,8 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from conftest import create_account
-from factories import create_buyer, create_product, place_order
+from factories import create_account, create_product, move_through, place_order
 
 from shop_api.app import create_app
 
@@ -16,14 +15,6 @@ REVENUE_STATUSES = {"paid", "processing", "shipped", "delivered"}
 
 async def place(client, buyer, *lines) -> int:
     return (await place_order(client, buyer, *lines))["id"]
-
-
-async def move(client, admin, order_id: int, *statuses: str) -> None:
-    for status in statuses:
-        response = await client.put(
-            f"/api/admin/orders/{order_id}/status", json={"status": status}, headers=admin.headers
-        )
-        assert response.status == 200, await response.text()
 
 
 async def placed_days_ago(db, order_id: int, days: int) -> None:
@@ -66,9 +57,9 @@ async def test_an_empty_shop_has_zeros_and_thirty_days(client, admin):
 
 
 async def test_figures_match_the_orders_placed(client, db, settings, admin):
-    ann = await create_buyer(db, settings, "ann@example.com")
-    ben = await create_buyer(db, settings, "ben@example.com")
-    old = await create_buyer(db, settings, "old@example.com")
+    ann = await create_account(db, "ann@example.com", settings=settings)
+    ben = await create_account(db, "ben@example.com", settings=settings)
+    old = await create_account(db, "old@example.com", settings=settings)
     await db.execute(
         "UPDATE users SET created_at = now() - interval '60 days' WHERE id = $1", old.id
     )
@@ -80,21 +71,21 @@ async def test_figures_match_the_orders_placed(client, db, settings, admin):
     await create_product(db, name="Withdrawn", stock=0, is_active=False)
 
     paid_today = await place(client, ann, (mug, 2))  # 20.00
-    await move(client, admin, paid_today, "paid")
+    await move_through(client, admin, paid_today, "paid")
     shipped = await place(client, ben, (pen, 4))  # 10.00
-    await move(client, admin, shipped, "paid", "processing", "shipped")
+    await move_through(client, admin, shipped, "paid", "processing", "shipped")
     await placed_days_ago(db, shipped, 3)
     delivered = await place(client, ann, (lamp, 1))  # 40.00
-    await move(client, admin, delivered, "paid", "processing", "shipped", "delivered")
+    await move_through(client, admin, delivered, "paid", "processing", "shipped", "delivered")
     await placed_days_ago(db, delivered, 29)
     before_window = await place(client, ben, (mug, 1))  # 10.00, counted but not by day
-    await move(client, admin, before_window, "paid", "processing")
+    await move_through(client, admin, before_window, "paid", "processing")
     await placed_days_ago(db, before_window, 45)
     await place(client, ann, (mug, 5))  # pending: never revenue
     refunded = await place(client, ben, (pen, 10))
-    await move(client, admin, refunded, "paid", "cancelled")
+    await move_through(client, admin, refunded, "paid", "cancelled")
     cancelled_early = await place(client, ann, (lamp, 1))
-    await move(client, admin, cancelled_early, "cancelled")
+    await move_through(client, admin, cancelled_early, "cancelled")
 
     body = await dashboard(client, admin)
 
@@ -141,13 +132,13 @@ async def test_figures_match_the_orders_placed(client, db, settings, admin):
 
 
 async def test_top_products_rank_by_units_and_keep_ten(client, db, settings, admin):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     products = [await create_product(db, price="1.00", stock=50) for _ in range(12)]
     # Product n sells n + 1 units; two orders so the units of one product add up.
     first = await place(client, buyer, *[(p, 1) for p in products])
     second = await place(client, buyer, *[(p, n) for n, p in enumerate(products) if n])
-    await move(client, admin, first, "paid")
-    await move(client, admin, second, "paid")
+    await move_through(client, admin, first, "paid")
+    await move_through(client, admin, second, "paid")
     top = (await dashboard(client, admin))["top_products"]
     assert [(row["product_id"], row["units_sold"], row["revenue"]) for row in top] == [
         (products[n], n + 1, f"{n + 1}.00") for n in range(11, 1, -1)
@@ -158,7 +149,7 @@ async def test_low_stock_follows_the_threshold_setting_and_shows_twenty(
     aiohttp_client, db, settings
 ):
     client = await aiohttp_client(create_app(dataclasses.replace(settings, low_stock_threshold=0)))
-    admin = await create_account(db, client, "admin@example.com", role="admin")
+    admin = await create_account(db, "admin@example.com", role="admin", client=client)
     empty = [await create_product(db, stock=0) for _ in range(22)]
     await create_product(db, stock=1)
     body = await dashboard(client, admin)
@@ -171,7 +162,7 @@ async def test_best_sellers_stay_exact_when_orders_are_paid_at_once(client, db, 
 
     mug = await create_product(db, name="Mug", price="3.00", stock=100)
     pen = await create_product(db, name="Pen", price="1.00", stock=100)
-    buyers = [await create_buyer(db, settings, f"b{n}@example.com") for n in range(12)]
+    buyers = [await create_account(db, f"b{n}@example.com", settings=settings) for n in range(12)]
     orders = []
     for n, buyer in enumerate(buyers):
         # Half the carts list the products the other way round.
@@ -186,7 +177,7 @@ async def test_best_sellers_stay_exact_when_orders_are_paid_at_once(client, db, 
 
     responses = await asyncio.gather(*(pay(order_id) for order_id in orders))
     assert [response.status for response in responses] == [200] * 12
-    await move(client, admin, orders[0], "cancelled")
+    await move_through(client, admin, orders[0], "cancelled")
     top = (await dashboard(client, admin))["top_products"]
     assert top == [
         {"product_id": mug, "name": "Mug", "units_sold": 22, "revenue": "66.00"},

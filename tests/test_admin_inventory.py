@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import PROBLEM
-from factories import create_buyer, create_product, fill_cart, stock_of
+from factories import assert_problem, create_account, create_product, fill_cart, stock_of
 
 from shop_api.schemas.catalog import MAX_STOCK
 
@@ -88,8 +87,7 @@ async def test_inventory_filters(client, db, admin):
 @pytest.mark.parametrize("query", ["?low_stock=yes", "?per_page=0", "?search=" + "x" * 201])
 async def test_inventory_refuses_bad_filters(client, admin, query):
     response = await client.get(f"/api/admin/inventory{query}", headers=admin.headers)
-    assert response.status == 422
-    assert (await response.json())["code"] == "validation_error"
+    await assert_problem(response, 422, "validation_error")
 
 
 # -- changes --------------------------------------------------------------------------------
@@ -133,10 +131,7 @@ async def test_adjusting_the_stock(client, db, admin):
 async def test_stock_never_goes_below_zero_and_nothing_changes(client, db, admin):
     product = await create_product(db, stock=3)
     response = await change(client, admin, product, {"adjustment": -4, "reason": "Lost"})
-    assert response.status == 409
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "insufficient_stock"
+    body = await assert_problem(response, 409, "insufficient_stock")
     assert body["errors"] == {"items": [{"product_id": product, "requested": 4, "available": 3}]}
     assert await stock_of(db, product) == 3
     assert await ledger(db) == []
@@ -162,8 +157,7 @@ async def test_a_deleted_product_can_be_restocked(client, db, admin):
 
 async def test_an_unknown_product_is_a_404(client, db, admin):
     response = await change(client, admin, 424242, {"stock_quantity": 1})
-    assert response.status == 404
-    assert (await response.json())["code"] == "not_found"
+    await assert_problem(response, 404, "not_found")
     assert await ledger(db) == []
 
 
@@ -188,16 +182,14 @@ async def test_an_unknown_product_is_a_404(client, db, admin):
 async def test_change_bodies_are_validated(client, db, admin, body):
     product = await create_product(db, stock=5)
     response = await change(client, admin, product, body)
-    assert response.status == 422
-    assert (await response.json())["code"] == "validation_error"
+    await assert_problem(response, 422, "validation_error")
     assert await ledger(db) == []
 
 
 async def test_the_stock_cannot_pass_the_stock_limit(client, db, admin):
     product = await create_product(db, stock=MAX_STOCK - 10)
     response = await change(client, admin, product, {"adjustment": 11, "reason": "Too many"})
-    assert response.status == 409
-    assert (await response.json())["code"] == "stock_limit"
+    await assert_problem(response, 409, "stock_limit")
     assert await stock_of(db, product) == MAX_STOCK - 10
     response = await change(client, admin, product, {"adjustment": 10, "reason": "Just fits"})
     assert response.status == 200
@@ -230,7 +222,7 @@ async def test_concurrent_removals_stop_at_zero(client, db, admin):
 
 
 async def test_adjustments_and_checkouts_share_the_ledger(client, db, settings, admin):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=2)
     await fill_cart(client, buyer, (product, 2))
     checkout, adjusted = await asyncio.gather(

@@ -6,8 +6,7 @@ import itertools
 
 import orjson
 import pytest
-from conftest import PROBLEM
-from factories import create_buyer, create_product, place_order, stock_of
+from factories import assert_problem, create_account, create_product, move, place_order, stock_of
 
 from shop_api import events
 from shop_api.domain.order_status import STATUSES, TRANSITIONS
@@ -16,13 +15,6 @@ from shop_api.domain.order_status import STATUSES, TRANSITIONS
 async def set_status(db, order_id: int, status: str) -> None:
     """Put an order straight into a status, to test the moves out of it."""
     await db.execute("UPDATE orders SET status = $1 WHERE id = $2", status, order_id)
-
-
-async def move(client, admin, order_id: int, status: str, **body):
-    return await client.put(
-        f"/api/admin/orders/{order_id}/status", json={"status": status, **body},
-        headers=admin.headers,
-    )
 
 
 async def outbox(db) -> list[tuple[str, dict]]:
@@ -34,8 +26,8 @@ async def outbox(db) -> list[tuple[str, dict]]:
 
 
 async def test_every_users_orders_newest_first_with_their_owner(client, db, settings, admin):
-    ann = await create_buyer(db, settings, "ann@example.com")
-    ben = await create_buyer(db, settings, "ben@example.com")
+    ann = await create_account(db, "ann@example.com", settings=settings)
+    ben = await create_account(db, "ben@example.com", settings=settings)
     mug = await create_product(db, name="Mug", price="19.99", stock=50)
     first = await place_order(client, ann, (mug, 1))
     second = await place_order(client, ben, (mug, 2))
@@ -65,7 +57,7 @@ async def test_every_users_orders_newest_first_with_their_owner(client, db, sett
 
 
 async def test_the_list_shows_the_latest_payment(client, db, settings, admin):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 1))
     payment_id = await db.fetchval(
@@ -78,8 +70,8 @@ async def test_the_list_shows_the_latest_payment(client, db, settings, admin):
 
 
 async def test_orders_filter_by_status_and_user(client, db, settings, admin):
-    ann = await create_buyer(db, settings, "ann@example.com")
-    ben = await create_buyer(db, settings, "ben@example.com")
+    ann = await create_account(db, "ann@example.com", settings=settings)
+    ben = await create_account(db, "ben@example.com", settings=settings)
     product = await create_product(db, stock=50)
     a1 = await place_order(client, ann, (product, 1))
     b1 = await place_order(client, ben, (product, 1))
@@ -105,8 +97,7 @@ async def test_orders_filter_by_status_and_user(client, db, settings, admin):
 )
 async def test_orders_refuse_bad_filters(client, admin, query):
     response = await client.get(f"/api/admin/orders{query}", headers=admin.headers)
-    assert response.status == 422
-    assert (await response.json())["code"] == "validation_error"
+    await assert_problem(response, 422, "validation_error")
 
 
 # -- status changes -------------------------------------------------------------------------
@@ -125,7 +116,7 @@ def test_the_machine_is_the_one_api_md_describes():
 
 @pytest.mark.parametrize(("src", "dst"), sorted(itertools.product(STATUSES, STATUSES)))
 async def test_each_move_is_allowed_or_refused(client, db, settings, admin, src, dst):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=10)
     order = await place_order(client, buyer, (product, 2))
     await set_status(db, order["id"], src)
@@ -146,10 +137,7 @@ async def test_each_move_is_allowed_or_refused(client, db, settings, admin, src,
         )
         assert tuple(history) == (src, dst, admin.id, "Checked by hand.")
     else:
-        assert response.status == 409
-        assert response.content_type == PROBLEM
-        problem = await response.json()
-        assert problem["code"] == "invalid_transition"
+        problem = await assert_problem(response, 409, "invalid_transition")
         assert problem["detail"] == f"An order that is {src} cannot become {dst}."
         assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == src
         assert await db.fetchval("SELECT count(*) FROM order_status_history") == history_before
@@ -158,7 +146,7 @@ async def test_each_move_is_allowed_or_refused(client, db, settings, admin, src,
 
 
 async def test_the_whole_journey_emails_the_customer(client, db, settings, admin):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=10)
     order = await place_order(client, buyer, (product, 2))
     for status in ("paid", "processing", "shipped", "delivered"):
@@ -192,7 +180,7 @@ async def test_the_whole_journey_emails_the_customer(client, db, settings, admin
 async def test_cancelling_puts_stock_back_and_refunds_a_paid_order(
     client, db, settings, admin, paid_status, refund
 ):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     mug = await create_product(db, stock=5)
     pen = await create_product(db, stock=5)
     order = await place_order(client, buyer, (mug, 2), (pen, 1))
@@ -238,19 +226,18 @@ async def test_cancelling_puts_stock_back_and_refunds_a_paid_order(
     {"status": "PAID"},
 ])
 async def test_status_body_is_validated(client, db, settings, admin, body):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 1))
     response = await client.put(
         f"/api/admin/orders/{order['id']}/status", json=body, headers=admin.headers
     )
-    assert response.status == 422
-    assert (await response.json())["code"] == "validation_error"
+    await assert_problem(response, 422, "validation_error")
     assert await db.fetchval("SELECT status FROM orders") == "pending"
 
 
 async def test_a_reason_of_500_characters_is_kept(client, db, settings, admin):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 1))
     response = await move(client, admin, order["id"], "paid", reason="r" * 500)
@@ -262,13 +249,11 @@ async def test_a_reason_of_500_characters_is_kept(client, db, settings, admin):
 
 async def test_an_unknown_order_is_a_404(client, admin):
     response = await move(client, admin, 424242, "paid")
-    assert response.status == 404
-    assert (await response.json())["code"] == "not_found"
+    await assert_problem(response, 404, "not_found")
 
 
 async def test_a_body_that_is_not_json_is_a_400(client, admin):
     response = await client.put(
         "/api/admin/orders/1/status", data=b"status=paid", headers=admin.headers
     )
-    assert response.status == 400
-    assert (await response.json())["code"] == "invalid_json"
+    await assert_problem(response, 400, "invalid_json")

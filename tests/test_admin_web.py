@@ -12,8 +12,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import PROBLEM, TEST_PASSWORD, create_user
-from factories import create_order, create_product, stock_of
+from factories import PROBLEM, TEST_PASSWORD, create_order, create_product, create_user, stock_of
 
 from shop_api.admin_web import charts
 from shop_api.admin_web.guard import safe_next

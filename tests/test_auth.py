@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import PROBLEM, TEST_PASSWORD, create_account
+from factories import PROBLEM, TEST_PASSWORD, assert_problem, create_account
 
 
 async def register(client, email="new@example.com", password="s3cret-pass", **extra):
@@ -31,10 +31,7 @@ async def test_register_creates_a_customer(client, db):
 async def test_register_email_is_case_insensitive_and_unique(client, db):
     assert (await register(client, "Mixed@Example.com")).status == 201
     response = await register(client, "mixed@EXAMPLE.com")
-    assert response.status == 409
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "email_taken"
+    body = await assert_problem(response, 409, "email_taken")
     assert body["status"] == 409
     assert await db.fetchval("SELECT count(*) FROM users") == 1
 
@@ -134,8 +131,7 @@ async def test_deactivated_account_cannot_log_in_and_its_tokens_die(client, db, 
     login = await client.post(
         "/api/auth/login", json={"email": customer.email, "password": TEST_PASSWORD}
     )
-    assert login.status == 403
-    assert (await login.json())["code"] == "account_disabled"
+    await assert_problem(login, 403, "account_disabled")
     refresh = await client.post(
         "/api/auth/refresh", json={"refresh_token": customer.refresh_token}
     )
@@ -192,8 +188,7 @@ async def test_refresh_family_revocation_spares_other_logins(client, customer):
 
 async def test_refresh_needs_a_token(client):
     response = await client.post("/api/auth/refresh")
-    assert response.status == 401
-    assert (await response.json())["code"] == "unauthorized"
+    await assert_problem(response, 401, "unauthorized")
 
 
 async def test_update_profile(client, db, customer):
@@ -208,14 +203,13 @@ async def test_update_profile(client, db, customer):
 
 
 async def test_update_profile_email_taken_and_no_mass_assignment(client, db, customer):
-    await create_account(db, client, "taken@example.com")
+    await create_account(db, "taken@example.com", client=client)
     taken = await client.put(
         "/api/auth/me",
         json={"email": "TAKEN@example.com", "current_password": customer.password},
         headers=customer.headers,
     )
-    assert taken.status == 409
-    assert (await taken.json())["code"] == "email_taken"
+    await assert_problem(taken, 409, "email_taken")
     escalate = await client.put("/api/auth/me", json={"role": "admin"}, headers=customer.headers)
     assert escalate.status == 422
     assert await db.fetchval("SELECT role FROM users WHERE id = $1", customer.id) == "customer"
@@ -279,9 +273,7 @@ async def test_login_is_rate_limited_per_email(aiohttp_client, settings, db):
     statuses = [(await client.post("/api/auth/login", json=attempt)).status for _ in range(3)]
     assert statuses == [401, 401, 401]
     limited = await client.post("/api/auth/login", json=attempt)
-    assert limited.status == 429
-    assert limited.content_type == PROBLEM
-    assert (await limited.json())["code"] == "rate_limited"
+    await assert_problem(limited, 429, "rate_limited")
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
     # Case and spacing do not make a new bucket.
     again = await client.post(

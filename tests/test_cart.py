@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import PROBLEM
-from factories import create_buyer, create_product, fill_cart
+from factories import PROBLEM, assert_problem, create_account, create_product, fill_cart
 
 
 async def cart_of(client, buyer) -> dict:
@@ -22,7 +21,7 @@ async def add(client, buyer, product_id, quantity=None, path="/api/cart/items"):
 
 
 async def test_a_first_look_is_an_empty_cart(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     for path in ("/api/cart", "/api/cart/"):
         response = await client.get(path, headers=buyer.headers, allow_redirects=False)
         assert response.status == 200
@@ -52,7 +51,7 @@ async def test_cart_routes_need_a_token(client):
 
 
 async def test_add_items_with_live_prices_and_totals(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     mug = await create_product(db, name="Mug", price="19.99", stock=5, image_url="/img/mug.png")
     pen = await create_product(db, name="Pen", price="0.50", stock=100)
     response = await add(client, buyer, mug, 2)
@@ -90,7 +89,7 @@ async def test_add_items_with_live_prices_and_totals(client, db, settings):
 
 
 async def test_adding_a_product_again_adds_to_its_quantity(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=10)
     assert (await add(client, buyer, product, 2)).status == 201
     response = await add(client, buyer, product, 3, path="/api/cart/items/")
@@ -102,13 +101,10 @@ async def test_adding_a_product_again_adds_to_its_quantity(client, db, settings)
 
 
 async def test_more_than_the_stock_is_refused(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=3)
     response = await add(client, buyer, product, 4)
-    assert response.status == 409
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "insufficient_stock"
+    body = await assert_problem(response, 409, "insufficient_stock")
     assert body["errors"] == {"items": [{"product_id": product, "requested": 4, "available": 3}]}
 
     assert (await add(client, buyer, product, 2)).status == 201
@@ -121,17 +117,16 @@ async def test_more_than_the_stock_is_refused(client, db, settings):
 
 
 async def test_missing_or_withdrawn_products_cannot_be_added(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     withdrawn = await create_product(db, is_active=False)
     for product_id in (withdrawn, 999_999):
         response = await add(client, buyer, product_id)
-        assert response.status == 404
-        assert (await response.json())["code"] == "not_found"
+        await assert_problem(response, 404, "not_found")
     assert await db.fetchval("SELECT count(*) FROM cart_items") == 0
 
 
 async def test_add_validates_its_body(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db)
     for body, field in [
         ({"product_id": product, "quantity": 0}, "quantity"),
@@ -155,7 +150,7 @@ async def test_add_validates_its_body(client, db, settings):
 
 
 async def test_a_withdrawn_product_stays_visible_without_stock(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=7)
     await fill_cart(client, buyer, (product, 2))
     await db.execute(
@@ -168,7 +163,7 @@ async def test_a_withdrawn_product_stays_visible_without_stock(client, db, setti
 
 
 async def test_update_quantity(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, price="2.00", stock=5)
     await fill_cart(client, buyer, (product, 1))
     item_id = (await cart_of(client, buyer))["items"][0]["id"]
@@ -184,9 +179,7 @@ async def test_update_quantity(client, db, settings):
     response = await client.put(
         f"/api/cart/items/{item_id}", json={"quantity": 6}, headers=buyer.headers
     )
-    assert response.status == 409
-    body = await response.json()
-    assert body["code"] == "insufficient_stock"
+    body = await assert_problem(response, 409, "insufficient_stock")
     assert body["errors"]["items"] == [{"product_id": product, "requested": 6, "available": 5}]
 
     for bad in ({"quantity": 0}, {}, {"quantity": 1, "product_id": product}):
@@ -197,13 +190,12 @@ async def test_update_quantity(client, db, settings):
     response = await client.put(
         f"/api/cart/items/{item_id}", json={"quantity": 1}, headers=buyer.headers
     )
-    assert response.status == 409
-    assert (await response.json())["code"] == "product_unavailable"
+    await assert_problem(response, 409, "product_unavailable")
     assert await db.fetchval("SELECT quantity FROM cart_items WHERE id = $1", item_id) == 5
 
 
 async def test_remove_an_item(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     first, second = await create_product(db), await create_product(db)
     await fill_cart(client, buyer, (first, 1), (second, 2))
     item_id = (await cart_of(client, buyer))["items"][0]["id"]
@@ -216,8 +208,8 @@ async def test_remove_an_item(client, db, settings):
 
 
 async def test_another_users_cart_item_is_not_found(client, db, settings):
-    owner = await create_buyer(db, settings, "owner@example.com")
-    other = await create_buyer(db, settings, "other@example.com")
+    owner = await create_account(db, "owner@example.com", settings=settings)
+    other = await create_account(db, "other@example.com", settings=settings)
     product = await create_product(db)
     await fill_cart(client, owner, (product, 1))
     item_id = (await cart_of(client, owner))["items"][0]["id"]
@@ -225,8 +217,7 @@ async def test_another_users_cart_item_is_not_found(client, db, settings):
     response = await client.put(
         f"/api/cart/items/{item_id}", json={"quantity": 2}, headers=other.headers
     )
-    assert response.status == 404
-    assert (await response.json())["code"] == "not_found"
+    await assert_problem(response, 404, "not_found")
     response = await client.delete(f"/api/cart/items/{item_id}", headers=other.headers)
     assert response.status == 404
     assert (await cart_of(client, owner))["items"][0]["quantity"] == 1
@@ -235,7 +226,7 @@ async def test_another_users_cart_item_is_not_found(client, db, settings):
 
 
 async def test_empty_the_cart(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db)
     for path in ("/api/cart", "/api/cart/"):
         await fill_cart(client, buyer, (product, 1))
@@ -244,12 +235,12 @@ async def test_empty_the_cart(client, db, settings):
         assert await response.read() == b""
         assert (await cart_of(client, buyer))["items"] == []
     # Emptying a cart that was never used is fine too.
-    fresh = await create_buyer(db, settings, "fresh@example.com")
+    fresh = await create_account(db, "fresh@example.com", settings=settings)
     assert (await client.delete("/api/cart", headers=fresh.headers)).status == 204
 
 
 async def test_concurrent_adds_to_one_cart_lose_nothing(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=12)
     responses = await asyncio.gather(*(add(client, buyer, product, 1) for _ in range(15)))
     statuses = sorted(response.status for response in responses)

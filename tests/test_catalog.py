@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from conftest import PROBLEM
+from factories import PROBLEM, assert_problem, create_product
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -22,15 +22,11 @@ async def add_category(db, name, slug, parent_id=None):
     )
 
 
-async def add_product(db, name, *, price="10.00", stock=5, category_id=None, description="",
-                      minutes=0, sku=None, active=True, ratings=()):
-    """A product created `minutes` after T0, with a rating summary as if `ratings` were given."""
-    return await db.fetchval(
-        "INSERT INTO products (name, slug, description, price, stock_quantity, category_id, sku,"
-        " is_active, created_at, updated_at, rating_count, rating_sum)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11) RETURNING id",
-        name, f"{name.lower().replace(' ', '-')}-{minutes}", description, Decimal(price), stock,
-        category_id, sku, active, T0 + timedelta(minutes=minutes), len(ratings), sum(ratings),
+async def add_product(db, name, *, stock=5, minutes=0, active=True, **fields):
+    """A product created `minutes` after T0 (inactive, not deleted, when `active` is False)."""
+    return await create_product(
+        db, name=name, slug=f"{name.lower().replace(' ', '-')}-{minutes}", stock=stock,
+        is_active=active, deleted=False, created_at=T0 + timedelta(minutes=minutes), **fields,
     )
 
 
@@ -45,10 +41,7 @@ async def names(client, **params):
 
 
 async def assert_422(response, *fields):
-    assert response.status == 422, await response.text()
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "validation_error"
+    body = await assert_problem(response, 422, "validation_error")
     assert set(fields) <= set(body["errors"]), body
     return body
 
@@ -419,7 +412,7 @@ async def test_a_deleted_product_disappears_but_its_row_stays(client, admin, db)
     assert (await client.get(f"/api/products/{gone}")).status == 404
     assert (await client.get(f"/api/products/{gone}/reviews")).status == 404
     again = await client.delete(f"/api/products/{gone}", headers=admin.headers)
-    assert again.status == 404 and (await again.json())["code"] == "not_found"
+    await assert_problem(again, 404, "not_found")
     put = await client.put(f"/api/products/{gone}", headers=admin.headers, json={"price": 1})
     assert put.status == 404
     row = await db.fetchrow("SELECT is_active, deleted_at, sku FROM products WHERE id = $1", gone)
@@ -562,10 +555,8 @@ async def test_a_taken_sku_is_a_409_even_when_the_product_was_deleted(client, ad
     assert (await client.post("/api/products", headers=admin.headers, json=first)).status == 201
     response = await client.post("/api/products", headers=admin.headers,
                                  json={**first, "name": "Other mug"})
-    assert response.status == 409
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "sku_taken" and "sku" in body["errors"]
+    body = await assert_problem(response, 409, "sku_taken")
+    assert "sku" in body["errors"]
     await db.execute("UPDATE products SET is_active = false")
     again = await client.post("/api/products", headers=admin.headers, json=first)
     assert (await again.json())["code"] == "sku_taken"
@@ -663,7 +654,7 @@ async def test_update_validates_like_create(client, admin, db):
                         ({"category_id": 999}, "category_id"), ({"price": None}, "price")]:
         await assert_422(await client.put(url, headers=admin.headers, json=body), field)
     taken = await client.put(url, headers=admin.headers, json={"sku": "CUP-1"})
-    assert taken.status == 409 and (await taken.json())["code"] == "sku_taken"
+    await assert_problem(taken, 409, "sku_taken")
     missing = await client.put("/api/products/424242", headers=admin.headers, json={"price": 1})
     assert missing.status == 404
     row = await db.fetchrow("SELECT price, sku, stock_quantity FROM products WHERE id = $1",
@@ -676,8 +667,7 @@ async def test_update_with_a_bad_body_is_a_400(client, admin, db):
     for raw in (b"{oops", b"[]", b""):
         response = await client.put(f"/api/products/{product}", headers={
             **admin.headers, "Content-Type": "application/json"}, data=raw)
-        assert response.status == 400
-        assert (await response.json())["code"] == "invalid_json"
+        await assert_problem(response, 400, "invalid_json")
 
 
 async def test_delete_of_a_missing_product_is_a_404(client, admin):

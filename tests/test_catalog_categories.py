@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import PROBLEM
+from factories import PROBLEM, create_product
 
 
 async def create(client, admin, **body):
@@ -77,10 +77,7 @@ async def test_the_same_name_under_another_parent_gets_the_parents_slug(client, 
 async def test_filtering_by_a_generated_slug_works(client, admin, db):
     women = await created(client, admin, name="Women")
     shoes = await created(client, admin, name="Shoes", parent_id=women["id"])
-    await db.execute(
-        "INSERT INTO products (name, slug, price, category_id) VALUES ('Boot', 'boot', 5, $1)",
-        shoes["id"],
-    )
+    await create_product(db, name="Boot", slug="boot", price="5", stock=0, category_id=shoes["id"])
     for category in ("women", shoes["slug"], str(women["id"])):
         body = await (await client.get("/api/products", params={"category": category})).json()
         assert [item["name"] for item in body["items"]] == ["Boot"], category

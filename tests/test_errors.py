@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from aiohttp import web
-from conftest import PROBLEM
+from factories import PROBLEM, assert_problem
 
 from shop_api.app import create_app
 
@@ -26,10 +26,8 @@ async def test_unknown_route_is_a_problem_404(client):
 
 async def test_wrong_method_is_a_405_with_allow(client):
     response = await client.delete("/api/auth/login")
-    assert response.status == 405
-    assert response.content_type == PROBLEM
+    await assert_problem(response, 405, "method_not_allowed")
     assert response.headers["Allow"] == "POST"
-    assert (await response.json())["code"] == "method_not_allowed"
 
 
 async def test_body_over_the_limit_is_a_413(aiohttp_client, settings):
@@ -40,9 +38,7 @@ async def test_body_over_the_limit_is_a_413(aiohttp_client, settings):
         data=b'{"email": "' + b"a" * 4096 + b'"}',
         headers={"Content-Type": "application/json"},
     )
-    assert response.status == 413
-    assert response.content_type == PROBLEM
-    assert (await response.json())["code"] == "payload_too_large"
+    await assert_problem(response, 413, "payload_too_large")
 
 
 async def test_unexpected_error_is_a_500_with_only_the_request_id(aiohttp_client, settings):
@@ -54,10 +50,7 @@ async def test_unexpected_error_is_a_500_with_only_the_request_id(aiohttp_client
     app.router.add_get("/boom", broken)
     client = await aiohttp_client(app)
     response = await client.get("/boom")
-    assert response.status == 500
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "internal_error"
+    body = await assert_problem(response, 500, "internal_error")
     assert body["request_id"] == response.headers["X-Request-ID"]
     assert "hunter2" not in await response.text()
     assert set(body) == {"type", "title", "status", "code", "request_id"}
@@ -84,8 +77,7 @@ async def test_database_down_is_a_503(aiohttp_client, settings):
     login = await client.post(
         "/api/auth/login", json={"email": "a@example.com", "password": "whatever-1"}
     )
-    assert login.status == 503
-    assert (await login.json())["code"] == "unavailable"
+    await assert_problem(login, 503, "unavailable")
 
 
 async def test_json_answers_are_utf8_json(client):

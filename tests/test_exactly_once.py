@@ -20,7 +20,7 @@ from pathlib import Path
 import dramatiq
 import psutil
 import pytest
-from factories import create_buyer, create_product, place_order
+from factories import create_account, create_buyers, create_product, place_order
 from faults import PrivatePostgres
 from smtp_server import SmtpServer
 
@@ -207,7 +207,7 @@ async def test_three_copies_at_once_charge_once_and_refund_once(
     client, db, settings, pool, relay, workers, mailbox
 ):
     workers(SANDBOX_LATENCY_SECONDS="1")
-    buyer = await create_buyer(db, settings, "triple@example.com")
+    buyer = await create_account(db, "triple@example.com", settings=settings)
     product = await create_product(db, price="20.00", stock=5)
     order = await place_order(client, buyer, (product, 1))
     payment_id = await pay(client, buyer, order["id"])
@@ -256,7 +256,7 @@ async def test_a_worker_killed_mid_charge_is_taken_over_without_a_second_charge(
 
     # A lease shorter than the heartbeat: what is measured is the broker giving the message back.
     first = workers(SANDBOX_LATENCY_SECONDS="30", PAYMENT_LEASE_SECONDS="2")
-    buyer = await create_buyer(db, settings, "killed@example.com")
+    buyer = await create_account(db, "killed@example.com", settings=settings)
     product = await create_product(db, price="20.00", stock=5)
     order = await place_order(client, buyer, (product, 1))
     payment_id = await pay(client, buyer, order["id"])
@@ -297,8 +297,6 @@ async def test_the_database_down_right_after_a_charge_never_fails_the_payment(
 async def _database_down_after_charge(aiohttp_client, settings, postgres, redis, smtp, tmp_path):
     from dataclasses import replace
 
-    from factories import create_buyer as buyer_of
-
     private = replace(settings, database_url=postgres.url)
     client = await aiohttp_client(create_app(private))
     pool = await create_pool(postgres.url, min_size=1, max_size=2)
@@ -313,7 +311,7 @@ async def _database_down_after_charge(aiohttp_client, settings, postgres, redis,
     }, tmp_path / "worker.log").start()
     try:
         async with pool.acquire() as db:
-            buyer = await buyer_of(db, private, "outage@example.com")
+            buyer = await create_account(db, "outage@example.com", settings=private)
             product = await create_product(db, price="20.00", stock=5)
         order = await place_order(client, buyer, (product, 1))
         payment_id = await pay(client, buyer, order["id"])
@@ -343,7 +341,7 @@ async def test_a_broker_that_loses_its_messages_loses_nothing(
 ):
     # Two paid orders first, with a worker running.
     worker = workers()
-    buyers = [await create_buyer(db, settings, f"lost{n}@example.com") for n in range(10)]
+    buyers = await create_buyers(db, settings, 10, prefix="lost")
     product = await create_product(db, price="5.00", stock=100)
     paid = []
     for buyer in buyers[:2]:
@@ -387,7 +385,7 @@ async def test_a_slow_smtp_server_gets_each_email_once(
 ):
     mailbox.delay = 35  # the server takes 35 s to answer the message with 250
     workers()
-    buyer = await create_buyer(db, settings, "patient@example.com")
+    buyer = await create_account(db, "patient@example.com", settings=settings)
     product = await create_product(db, price="20.00", stock=5)
     order = await place_order(client, buyer, (product, 1))
     await relay(pool)
@@ -422,7 +420,7 @@ async def test_a_worker_killed_after_the_250_resends_with_the_same_message_id(
     fast = {"SMTP_CONNECT_TIMEOUT": "1", "SMTP_TIMEOUT": "1"}
     first = workers(**fast)
     mailbox.on_message = lambda message: first.kill()  # dies before it hears the 250
-    buyer = await create_buyer(db, settings, "twice@example.com")
+    buyer = await create_account(db, "twice@example.com", settings=settings)
     product = await create_product(db, price="20.00", stock=5)
     order = await place_order(client, buyer, (product, 1))
     await eventually(lambda: _is_true(len(mailbox.messages) == 1), pool=pool, relay=relay)
@@ -446,7 +444,7 @@ async def test_a_worker_killed_after_the_250_resends_with_the_same_message_id(
 async def test_workers_take_no_message_before_their_pool_is_open(
     client, db, settings, pool, relay, workers, mailbox
 ):
-    buyer = await create_buyer(db, settings, "early@example.com")
+    buyer = await create_account(db, "early@example.com", settings=settings)
     product = await create_product(db, price="20.00", stock=5)
     order = await place_order(client, buyer, (product, 1))
     payment_id = await pay(client, buyer, order["id"])

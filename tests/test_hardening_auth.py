@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from aiohttp.test_utils import make_mocked_request
-from conftest import PROBLEM, TEST_PASSWORD, create_account, create_user
+from factories import PROBLEM, TEST_PASSWORD, create_account, create_user
 
 from shop_api.app import create_app
 from shop_api.client_address import client_address
@@ -155,7 +155,7 @@ async def test_an_email_change_needs_the_current_password(client, db, customer):
 
 async def test_change_password_failures_count_as_failed_logins(aiohttp_client, settings, db):
     client = await _client_with(aiohttp_client, settings, rate_limit_login=3)
-    account = await create_account(db, client, "guessed@example.com")  # one login: 1 of 3
+    account = await create_account(db, "guessed@example.com", client=client)  # one login: 1 of 3
     wrong = {"current_password": "a-guess-123", "new_password": "brand-new-9"}
     statuses = [
         (await client.post("/api/auth/change-password", json=wrong, headers=account.headers)).status
@@ -183,7 +183,7 @@ async def test_change_password_failures_count_as_failed_logins(aiohttp_client, s
 
 async def test_a_right_password_costs_no_attempt(aiohttp_client, settings, db):
     client = await _client_with(aiohttp_client, settings, rate_limit_login=3)
-    account = await create_account(db, client, "careful@example.com")  # 1 of 3
+    account = await create_account(db, "careful@example.com", client=client)  # 1 of 3
     for new_password in ("second-pass-2", "third-pass-3", "fourth-pass-4"):
         changed = await client.post(
             "/api/auth/change-password",
@@ -199,7 +199,7 @@ async def test_a_right_password_costs_no_attempt(aiohttp_client, settings, db):
 
 async def test_concurrent_password_guesses_cannot_pass_the_limit(aiohttp_client, settings, db):
     client = await _client_with(aiohttp_client, settings, rate_limit_login=3)
-    account = await create_account(db, client, "raced@example.com")  # 1 of 3
+    account = await create_account(db, "raced@example.com", client=client)  # 1 of 3
     guesses = [
         client.put(
             "/api/auth/me",

@@ -14,22 +14,22 @@ import re
 
 import orjson
 import pytest
-from conftest import PROBLEM, create_user
-from factories import ADDRESS, create_buyer, create_product, place_order, stock_of
+from factories import (
+    ADDRESS,
+    PROBLEM,
+    assert_problem,
+    create_account,
+    create_product,
+    create_user,
+    place_order,
+    stock_of,
+)
 from test_admin_web import sign_in
 
 from shop_api.app import create_app
 from shop_api.schemas.catalog import MAX_STOCK
 
 ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-
-
-async def problem(response, status: int, code: str) -> dict:
-    assert response.status == status, await response.text()
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == code, body
-    return body
 
 
 @dataclasses.dataclass
@@ -79,7 +79,7 @@ async def server(aiohttp_server, settings):
 
 @pytest.fixture
 async def admin_buyer(db, settings):
-    return await create_buyer(db, settings, "boss@example.com", role="admin")
+    return await create_account(db, "boss@example.com", role="admin", settings=settings)
 
 
 # -- item 13: unauthenticated 500s ------------------------------------------------------------
@@ -108,11 +108,11 @@ async def test_json_nested_deeper_than_64_levels_is_invalid_json(client):
         response = await client.post(
             "/api/auth/register", data=nested(depth), headers={"Content-Type": "application/json"}
         )
-        await problem(response, 400, "invalid_json")
+        await assert_problem(response, 400, "invalid_json")
     response = await client.post(
         "/api/auth/register", data=nested(64), headers={"Content-Type": "application/json"}
     )
-    body = await problem(response, 422, "validation_error")
+    body = await assert_problem(response, 422, "validation_error")
     assert "email" in body["errors"]
 
 
@@ -129,7 +129,7 @@ async def test_an_authorization_header_that_is_not_utf8_is_a_401(server):
 
 
 async def test_an_idempotency_key_that_is_not_utf8_is_a_422(server, db, settings):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     body = orjson.dumps(ADDRESS)
     answer = await raw_request(
         server,
@@ -182,7 +182,7 @@ async def test_a_malformed_admin_form_is_a_400(client, db, signed_in, content_ty
 async def test_a_cancel_whose_restock_would_pass_the_stock_limit_is_a_409(
     client, db, settings, admin_buyer
 ):
-    buyer = await create_buyer(db, settings, "ann@example.com")
+    buyer = await create_account(db, "ann@example.com", settings=settings)
     product = await create_product(db, stock=10)
     order = await place_order(client, buyer, (product, 5))
     response = await client.put(
@@ -192,7 +192,7 @@ async def test_a_cancel_whose_restock_would_pass_the_stock_limit_is_a_409(
     )
     assert response.status == 200, await response.text()
     response = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
-    await problem(response, 409, "stock_limit")
+    await assert_problem(response, 409, "stock_limit")
     assert await stock_of(db, product) == MAX_STOCK
     assert await db.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == "pending"
 
@@ -208,7 +208,7 @@ async def test_an_adjustment_past_the_stock_limit_is_a_409(client, db, admin_buy
         json={"adjustment": 10, "reason": "Found a pallet"},
         headers=admin_buyer.headers,
     )
-    body = await problem(response, 409, "stock_limit")
+    body = await assert_problem(response, 409, "stock_limit")
     assert "stock_quantity" in body["errors"]
     assert await stock_of(db, product) == MAX_STOCK - 5
 
@@ -221,13 +221,13 @@ async def test_a_body_of_unknown_fields_lists_only_20_of_them(client):
     response = await client.post(
         "/api/auth/register", data=body, headers={"Content-Type": "application/json"}
     )
-    problem_body = await problem(response, 422, "validation_error")
+    problem_body = await assert_problem(response, 422, "validation_error")
     assert len(problem_body["errors"]) == 20
     assert problem_body["truncated"] is True
     assert len(await response.read()) < 4096
     # Under the cap nothing is cut, and nothing says so.
     response = await client.post("/api/auth/register", json={"role": "admin"})
-    problem_body = await problem(response, 422, "validation_error")
+    problem_body = await assert_problem(response, 422, "validation_error")
     assert set(problem_body["errors"]) == {"role", "email", "password"}
     assert "truncated" not in problem_body
 
@@ -257,7 +257,7 @@ async def test_ids_in_paths_are_ascii_digits_only(client, db):
     product = await create_product(db)
     assert (await client.get(f"/api/products/{product}")).status == 200
     response = await client.get(f"/api/products/{str(product).translate(ARABIC_INDIC_DIGITS)}")
-    await problem(response, 404, "not_found")
+    await assert_problem(response, 404, "not_found")
 
 
 @pytest.mark.parametrize("query", [
@@ -267,7 +267,7 @@ async def test_ids_in_paths_are_ascii_digits_only(client, db):
 async def test_integers_in_query_strings_are_ascii_digits_only(client, db, query):
     await create_product(db)
     response = await client.get("/api/products/", params=query)
-    body = await problem(response, 422, "validation_error")
+    body = await assert_problem(response, 422, "validation_error")
     assert set(body["errors"]) == set(query)
 
 
@@ -275,7 +275,7 @@ async def test_admin_filters_take_ascii_digits_only(client, admin_buyer):
     response = await client.get(
         "/api/admin/orders", params={"user_id": "١"}, headers=admin_buyer.headers
     )
-    body = await problem(response, 422, "validation_error")
+    body = await assert_problem(response, 422, "validation_error")
     assert set(body["errors"]) == {"user_id"}
 
 
@@ -289,7 +289,7 @@ async def test_money_in_a_json_number_is_read_exactly(client, db, admin_buyer):
 
     for price in [b"1.00000000000000000001", b"1.005", b"1e400", b"-1e400",
                   b"1e99999999999999999999", b"100000000000000000000000000000"]:
-        problem_body = await problem(await create(price), 422, "validation_error")
+        problem_body = await assert_problem(await create(price), 422, "validation_error")
         assert set(problem_body["errors"]) == {"price"}, price
     assert await db.fetchval("SELECT count(*) FROM products") == 0
     response = await create(b"19.99")

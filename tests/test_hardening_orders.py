@@ -8,7 +8,15 @@ import contextlib
 import json
 
 import pytest
-from factories import ADDRESS, create_buyer, create_product, fill_cart, place_order, stock_of
+from factories import (
+    assert_problem,
+    checkout,
+    create_account,
+    create_product,
+    fill_cart,
+    place_order,
+    stock_of,
+)
 
 from shop_api.cli import main
 from shop_api.db import create_pool
@@ -43,7 +51,7 @@ async def _status(db, order_id: int) -> str:
 
 
 async def test_an_unpaid_order_expires_as_a_customer_cancel_would(client, db, settings, pool):
-    buyer = await create_buyer(db, settings, "hoarder@example.com")
+    buyer = await create_account(db, "hoarder@example.com", settings=settings)
     product = await create_product(db, stock=4)
     order = await place_order(client, buyer, (product, 4))
     assert await stock_of(db, product) == 0
@@ -78,7 +86,7 @@ async def test_an_unpaid_order_expires_as_a_customer_cancel_would(client, db, se
 async def test_an_order_whose_payment_is_pending_is_left_to_the_settlement(
     client, db, settings, pool
 ):
-    buyer = await create_buyer(db, settings, "payer@example.com")
+    buyer = await create_account(db, "payer@example.com", settings=settings)
     product = await create_product(db, stock=3)
     order = await place_order(client, buyer, (product, 2))
     paying = await client.post(
@@ -100,7 +108,7 @@ async def test_an_order_whose_payment_is_pending_is_left_to_the_settlement(
 async def test_a_payment_request_in_flight_keeps_its_order(client, db, settings, pool):
     """request_payment locks the order, then inserts the payment: an expiry meeting that lock
     skips the order, and one after the commit sees the payment."""
-    buyer = await create_buyer(db, settings, "racer@example.com")
+    buyer = await create_account(db, "racer@example.com", settings=settings)
     product = await create_product(db, stock=3)
     order = await place_order(client, buyer, (product, 1))
     await _age(db, order["id"], TIMEOUT + 1)
@@ -121,7 +129,7 @@ async def test_a_payment_request_in_flight_keeps_its_order(client, db, settings,
 
 
 async def test_a_fresh_order_is_left_alone(client, db, settings, pool):
-    buyer = await create_buyer(db, settings, "quick@example.com")
+    buyer = await create_account(db, "quick@example.com", settings=settings)
     product = await create_product(db, stock=3)
     order = await place_order(client, buyer, (product, 1))
     await _age(db, order["id"], TIMEOUT - 1)
@@ -131,7 +139,7 @@ async def test_a_fresh_order_is_left_alone(client, db, settings, pool):
 
 
 async def test_a_timeout_of_zero_never_expires(client, db, settings, pool):
-    buyer = await create_buyer(db, settings, "patient@example.com")
+    buyer = await create_account(db, "patient@example.com", settings=settings)
     product = await create_product(db, stock=3)
     order = await place_order(client, buyer, (product, 1))
     await _age(db, order["id"], 60 * 24 * 365)
@@ -142,7 +150,7 @@ async def test_a_timeout_of_zero_never_expires(client, db, settings, pool):
 
 async def test_two_expiry_jobs_at_once_cancel_each_order_once(client, db, settings, services):
     product = await create_product(db, stock=100)
-    buyers = [await create_buyer(db, settings, f"idle{n}@example.com") for n in range(4)]
+    buyers = [await create_account(db, f"idle{n}@example.com", settings=settings) for n in range(4)]
     orders = []
     for buyer in buyers:
         for _ in range(5):
@@ -166,39 +174,33 @@ async def test_two_expiry_jobs_at_once_cancel_each_order_once(client, db, settin
     assert await db.fetchval("SELECT count(*) FROM outbox WHERE topic = 'order.cancelled'") == 20
 
 
-async def _checkout(client, buyer):
-    return await client.post("/api/orders", json=ADDRESS, headers=buyer.headers)
-
-
 async def test_checkout_past_max_pending_orders_is_a_409(client, db, settings, pool):
-    buyer = await create_buyer(db, settings, "many@example.com")
+    buyer = await create_account(db, "many@example.com", settings=settings)
     product = await create_product(db, stock=20)
     placed = [await place_order(client, buyer, (product, 2)) for _ in range(5)]
     await fill_cart(client, buyer, (product, 2))
 
-    refused = await _checkout(client, buyer)
-    assert refused.status == 409
-    assert refused.content_type == "application/problem+json"
-    assert (await refused.json())["code"] == "too_many_pending_orders"
+    refused = await checkout(client, buyer)
+    await assert_problem(refused, 409, "too_many_pending_orders")
     assert await stock_of(db, product) == 10
     cart = await (await client.get("/api/cart", headers=buyer.headers)).json()
     assert [item["quantity"] for item in cart["items"]] == [2]
 
     # Paying one (or its expiry) frees a place.
     await db.execute("UPDATE orders SET status = 'paid' WHERE id = $1", placed[0]["id"])
-    assert (await _checkout(client, buyer)).status == 201
+    assert (await checkout(client, buyer)).status == 201
     assert await stock_of(db, product) == 8
 
 
 async def test_concurrent_checkouts_of_one_customer_stop_at_the_limit(client, db, settings):
     assert settings.max_pending_orders == 5
-    buyer = await create_buyer(db, settings, "burst@example.com")
+    buyer = await create_account(db, "burst@example.com", settings=settings)
     product = await create_product(db, stock=50)
     for _ in range(4):
         await place_order(client, buyer, (product, 1))
     await fill_cart(client, buyer, (product, 1))
 
-    responses = await asyncio.gather(*(_checkout(client, buyer) for _ in range(10)))
+    responses = await asyncio.gather(*(checkout(client, buyer) for _ in range(10)))
 
     # The checkouts take turns on the cart lock: the first takes the last place, and every
     # other one counts its order (a count read before the lock would let them through to
@@ -224,7 +226,7 @@ def test_the_settings_of_expiry_and_the_limit():
 
 
 async def test_the_relay_maintenance_expires_unpaid_orders(client, db, settings, pool):
-    buyer = await create_buyer(db, settings, "forgetful@example.com")
+    buyer = await create_account(db, "forgetful@example.com", settings=settings)
     product = await create_product(db, stock=2)
     order = await place_order(client, buyer, (product, 2))
     await _age(db, order["id"], settings.order_payment_timeout_minutes + 1)
@@ -246,7 +248,7 @@ async def test_the_relay_maintenance_expires_unpaid_orders(client, db, settings,
 async def test_shop_api_orders_expire(client, db, settings, services, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", services.database_url)
     monkeypatch.setenv("ENV", "development")
-    buyer = await create_buyer(db, settings, "cli@example.com")
+    buyer = await create_account(db, "cli@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 5))
     await _age(db, order["id"], 30)

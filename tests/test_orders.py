@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PROBLEM
-from factories import ADDRESS, create_buyer, create_product, fill_cart, place_order, stock_of
+from factories import (
+    ADDRESS,
+    assert_problem,
+    checkout,
+    create_account,
+    create_product,
+    fill_cart,
+    place_order,
+    stock_of,
+)
 
 from shop_api.domain import order_status
 from shop_api.keys import db_pool_key
-
-
-async def checkout(client, buyer, body=None, path="/api/orders", headers=None):
-    return await client.post(
-        path, json=ADDRESS if body is None else body, headers={**buyer.headers, **(headers or {})}
-    )
 
 
 async def snapshot(db) -> dict:
@@ -37,7 +39,7 @@ def pool_of(client):
 
 
 async def test_checkout_places_a_pending_order(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     mug = await create_product(db, name="Mug", price="19.99", stock=5)
     pen = await create_product(db, name="Pen", price="0.50", stock=10)
     await fill_cart(client, buyer, (pen, 4), (mug, 2))
@@ -88,7 +90,7 @@ async def test_checkout_places_a_pending_order(client, db, settings):
 
 
 async def test_checkout_answers_with_and_without_the_trailing_slash(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db)
     for path in ("/api/orders", "/api/orders/"):
         await fill_cart(client, buyer, (product, 1))
@@ -97,11 +99,9 @@ async def test_checkout_answers_with_and_without_the_trailing_slash(client, db, 
 
 
 async def test_an_empty_cart_cannot_be_checked_out(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     response = await checkout(client, buyer)  # no cart at all yet
-    assert response.status == 422
-    assert response.content_type == PROBLEM
-    assert (await response.json())["code"] == "cart_empty"
+    await assert_problem(response, 422, "cart_empty")
     await client.get("/api/cart", headers=buyer.headers)  # an existing, empty cart
     response = await checkout(client, buyer)
     assert (await response.json())["code"] == "cart_empty"
@@ -109,7 +109,7 @@ async def test_an_empty_cart_cannot_be_checked_out(client, db, settings):
 
 
 async def test_short_stock_lists_every_short_item_and_changes_nothing(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     first = await create_product(db, stock=5)
     plenty = await create_product(db, stock=50)
     second = await create_product(db, stock=5)
@@ -118,10 +118,7 @@ async def test_short_stock_lists_every_short_item_and_changes_nothing(client, db
     before = await snapshot(db)
 
     response = await checkout(client, buyer)
-    assert response.status == 409
-    assert response.content_type == PROBLEM
-    body = await response.json()
-    assert body["code"] == "insufficient_stock"
+    body = await assert_problem(response, 409, "insufficient_stock")
     assert body["detail"] == "Not enough stock for 2 items."
     assert body["errors"] == {
         "items": [
@@ -133,7 +130,7 @@ async def test_short_stock_lists_every_short_item_and_changes_nothing(client, db
 
 
 async def test_a_withdrawn_product_refuses_checkout_and_changes_nothing(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     kept = await create_product(db, stock=5)
     withdrawn = await create_product(db, stock=5)
     await fill_cart(client, buyer, (kept, 1), (withdrawn, 2))
@@ -142,15 +139,13 @@ async def test_a_withdrawn_product_refuses_checkout_and_changes_nothing(client, 
     )
     before = await snapshot(db)
     response = await checkout(client, buyer)
-    assert response.status == 409
-    body = await response.json()
-    assert body["code"] == "product_unavailable"
+    body = await assert_problem(response, 409, "product_unavailable")
     assert body["errors"] == {"items": [{"product_id": withdrawn, "requested": 2, "available": 0}]}
     assert await snapshot(db) == before
 
 
 async def test_checkout_validates_its_body(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db)
     await fill_cart(client, buyer, (product, 1))
     for body, field in [
@@ -175,7 +170,7 @@ async def test_checkout_validates_its_body(client, db, settings):
 
 
 async def test_an_order_too_large_for_its_amount_is_refused(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, price="9999999999.99", stock=2)
     await fill_cart(client, buyer, (product, 2))
     response = await checkout(client, buyer)
@@ -185,7 +180,7 @@ async def test_an_order_too_large_for_its_amount_is_refused(client, db, settings
 
 
 async def test_order_items_are_snapshots(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, name="Original name", price="12.50", stock=5)
     order = await place_order(client, buyer, (product, 2))
     await db.execute(
@@ -213,8 +208,8 @@ async def test_checkout_needs_a_token(client):
 
 
 async def test_order_detail_is_own_orders_only(client, db, settings):
-    owner = await create_buyer(db, settings, "owner@example.com")
-    other = await create_buyer(db, settings, "other@example.com")
+    owner = await create_account(db, "owner@example.com", settings=settings)
+    other = await create_account(db, "other@example.com", settings=settings)
     product = await create_product(db)
     order = await place_order(client, owner, (product, 1))
     response = await client.get(f"/api/orders/{order['id']}", headers=owner.headers)
@@ -222,13 +217,12 @@ async def test_order_detail_is_own_orders_only(client, db, settings):
     assert await response.json() == order
     for who, order_id in [(other, order["id"]), (owner, 999_999)]:
         response = await client.get(f"/api/orders/{order_id}", headers=who.headers)
-        assert response.status == 404
-        assert (await response.json())["code"] == "not_found"
+        await assert_problem(response, 404, "not_found")
 
 
 async def test_history_newest_first_own_orders_only_with_status_filter(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
-    other = await create_buyer(db, settings, "other@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
+    other = await create_account(db, "other@example.com", settings=settings)
     product = await create_product(db, stock=100)
     placed = [await place_order(client, buyer, (product, 1)) for _ in range(3)]
     await place_order(client, other, (product, 1))
@@ -253,7 +247,7 @@ async def test_history_newest_first_own_orders_only_with_status_filter(client, d
 
 
 async def test_history_is_paginated(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=100)
     ids = [(await place_order(client, buyer, (product, 1)))["id"] for _ in range(5)]
     newest_first = list(reversed(ids))
@@ -274,7 +268,7 @@ async def test_history_is_paginated(client, db, settings):
 
 
 async def test_history_validates_its_query(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     for query in ("status=lost", "page=0", "per_page=0", "per_page=101", "page=x"):
         response = await client.get(f"/api/orders?{query}", headers=buyer.headers)
         assert response.status == 422, query
@@ -285,7 +279,7 @@ async def test_history_validates_its_query(client, db, settings):
 
 
 async def test_cancel_a_pending_order_puts_the_stock_back(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     first = await create_product(db, stock=5)
     second = await create_product(db, stock=5)
     order = await place_order(client, buyer, (second, 2), (first, 3))
@@ -322,13 +316,12 @@ async def test_cancel_a_pending_order_puts_the_stock_back(client, db, settings):
     assert message["payload"] == f'{{"refund": false, "order_id": {order["id"]}}}'
 
     response = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
-    assert response.status == 409
-    assert (await response.json())["code"] == "invalid_transition"
+    await assert_problem(response, 409, "invalid_transition")
     assert await stock_of(db, first) == 5  # a second cancel puts nothing back
 
 
 async def test_cancelling_a_paid_order_asks_for_a_refund(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 2))
     async with pool_of(client).acquire() as conn:
@@ -345,7 +338,7 @@ async def test_cancelling_a_paid_order_asks_for_a_refund(client, db, settings):
 
 
 async def test_shipped_delivered_or_cancelled_orders_cannot_be_cancelled(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=10)
     order = await place_order(client, buyer, (product, 1))
     async with pool_of(client).acquire() as conn:
@@ -353,16 +346,14 @@ async def test_shipped_delivered_or_cancelled_orders_cannot_be_cancelled(client,
             await order_status.change_status(conn, order["id"], status, actor_id=None)
     before = await snapshot(db)
     response = await client.post(f"/api/orders/{order['id']}/cancel", headers=buyer.headers)
-    assert response.status == 409
-    body = await response.json()
-    assert body["code"] == "invalid_transition"
+    body = await assert_problem(response, 409, "invalid_transition")
     assert body["detail"] == "An order that is shipped cannot become cancelled."
     assert await snapshot(db) == before
 
 
 async def test_another_users_order_cannot_be_cancelled(client, db, settings):
-    owner = await create_buyer(db, settings, "owner@example.com")
-    other = await create_buyer(db, settings, "other@example.com")
+    owner = await create_account(db, "owner@example.com", settings=settings)
+    other = await create_account(db, "other@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, owner, (product, 1))
     response = await client.post(f"/api/orders/{order['id']}/cancel", headers=other.headers)
@@ -392,8 +383,8 @@ def test_transitions_are_exactly_those_of_the_contract():
 
 
 async def test_change_status_walks_the_happy_path_and_announces_it(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
-    admin = await create_buyer(db, settings, "admin@example.com", role="admin")
+    buyer = await create_account(db, "a@example.com", settings=settings)
+    admin = await create_account(db, "admin@example.com", role="admin", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 1))
     async with pool_of(client).acquire() as conn:
@@ -421,7 +412,7 @@ async def test_change_status_walks_the_happy_path_and_announces_it(client, db, s
 
 
 async def test_change_status_joins_the_callers_transaction(client, db, settings):
-    buyer = await create_buyer(db, settings, "a@example.com")
+    buyer = await create_account(db, "a@example.com", settings=settings)
     product = await create_product(db, stock=5)
     order = await place_order(client, buyer, (product, 2))
     async with pool_of(client).acquire() as conn:
@@ -437,7 +428,7 @@ async def test_change_status_joins_the_callers_transaction(client, db, settings)
 async def test_reviews_are_verified_purchases_once_paid(client, db, settings):
     product = await create_product(db, stock=10)
     paid_buyer, pending_buyer, cancelled_buyer, stranger = [
-        await create_buyer(db, settings, f"{name}@example.com")
+        await create_account(db, f"{name}@example.com", settings=settings)
         for name in ("paid", "pending", "cancelled", "stranger")
     ]
     pool = pool_of(client)

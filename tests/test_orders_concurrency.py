@@ -10,11 +10,7 @@ import asyncio
 import random
 from collections import Counter
 
-from factories import ADDRESS, create_buyers, create_product, fill_cart, stock_of
-
-
-async def checkout(client, buyer):
-    return await client.post("/api/orders", json=ADDRESS, headers=buyer.headers)
+from factories import checkout, create_buyers, create_product, fill_cart, stock_of
 
 
 async def test_forty_buyers_racing_for_ten_units(client, db, settings):

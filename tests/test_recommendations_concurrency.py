@@ -11,7 +11,7 @@ import random
 from collections import Counter
 
 import asyncpg
-from factories import create_buyer, create_order, create_product
+from factories import create_account, create_order, create_product
 
 from shop_api.domain.recommendations import rebuild, refresh_for_order
 
@@ -27,7 +27,7 @@ async def _paid_orders_over_shared_products(db, settings, *, stale: bool = True)
     """64 paid orders of 8 products out of 16 (so any two orders share some), each put in
     its cart in its own order; plus, when `stale`, out-of-date scores (every pair at 1, bought
     together or not) for the refreshes to correct. Returns the order ids."""
-    buyer = await create_buyer(db, settings, "regular@example.com")
+    buyer = await create_account(db, "regular@example.com", settings=settings)
     products = [await create_product(db, stock=1000) for _ in range(PRODUCTS)]
     shuffle = random.Random(10)
     orders = []

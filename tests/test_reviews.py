@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from conftest import PROBLEM, create_account
+from factories import assert_problem, create_account, create_product
 
 
 async def add_product(db, name="Kettle", active=True):
-    return await db.fetchval(
-        "INSERT INTO products (name, slug, price, stock_quantity, is_active)"
-        " VALUES ($1, $2, 20, 3, $3) RETURNING id",
-        name, name.lower(), active,
+    return await create_product(
+        db, name=name, slug=name.lower(), price="20", stock=3, is_active=active, deleted=False
     )
 
 
@@ -30,7 +28,7 @@ async def summary(db, product_id):
 
 async def test_a_review_is_created_with_the_documented_shape(client, db):
     product = await add_product(db)
-    ada = await create_account(db, client, "ada@example.com", full_name="Ada L.")
+    ada = await create_account(db, "ada@example.com", full_name="Ada L.", client=client)
     response = await review(client, ada, product, rating=4, title="Good", comment="Boils fast.")
     assert response.status == 201
     body = await response.json()
@@ -62,9 +60,7 @@ async def test_one_review_per_user_and_product(client, db, customer):
     other = await add_product(db, "Toaster")
     assert (await review(client, customer, product, rating=5)).status == 201
     again = await review(client, customer, product, rating=1, title="Changed my mind")
-    assert again.status == 409
-    assert again.content_type == PROBLEM
-    assert (await again.json())["code"] == "already_reviewed"
+    await assert_problem(again, 409, "already_reviewed")
     assert await summary(db, product) == (1, 5), "the refused review left the rating alone"
     assert await db.fetchval("SELECT count(*) FROM reviews") == 1
     assert (await review(client, customer, other, rating=2)).status == 201
@@ -78,7 +74,7 @@ async def test_admins_may_review_too(client, db, admin):
 async def test_the_average_has_two_places(client, db):
     product = await add_product(db)
     for n, rating in enumerate([5, 4, 4]):
-        account = await create_account(db, client, f"u{n}@example.com")
+        account = await create_account(db, f"u{n}@example.com", client=client)
         assert (await review(client, account, product, rating=rating)).status == 201
     body = await (await client.get(f"/api/products/{product}")).json()
     assert body["rating"] == {"average": "4.33", "count": 3}
@@ -88,7 +84,7 @@ async def test_the_average_has_two_places(client, db):
 
 async def test_concurrent_reviews_by_many_users_keep_the_summary_exact(client, db):
     product = await add_product(db)
-    accounts = [await create_account(db, client, f"fan{n}@example.com") for n in range(12)]
+    accounts = [await create_account(db, f"fan{n}@example.com", client=client) for n in range(12)]
     ratings = [1 + n % 5 for n in range(12)]
     responses = await asyncio.gather(*(
         review(client, account, product, rating=rating)
@@ -117,8 +113,7 @@ async def test_reviews_of_missing_or_deleted_products_are_a_404(client, db, cust
     deleted = await add_product(db, "Old", active=False)
     for product in (deleted, 987654):
         response = await review(client, customer, product, rating=5)
-        assert response.status == 404
-        assert (await response.json())["code"] == "not_found"
+        await assert_problem(response, 404, "not_found")
         assert (await client.get(f"/api/products/{product}/reviews")).status == 404
     assert await db.fetchval("SELECT count(*) FROM reviews") == 0
     assert await summary(db, deleted) == (0, 0)

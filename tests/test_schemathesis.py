@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import create_account
+from factories import create_account
 
 CHECKS = ",".join(
     [
@@ -49,7 +49,9 @@ async def test_fuzz_every_documented_route(aiohttp_server, settings, db, tmp_pat
             return await self.session.post(base + path, **kwargs)
 
     async with ClientSession() as session:
-        admin = await create_account(db, _Client(session), "fuzz-admin@example.com", role="admin")
+        admin = await create_account(
+            db, "fuzz-admin@example.com", role="admin", client=_Client(session)
+        )
 
     process = await asyncio.create_subprocess_exec(
         *_schemathesis(),

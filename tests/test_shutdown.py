@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 import redis
 from aiohttp import web
-from factories import ADDRESS, create_buyer, create_buyers, create_product, fill_cart
+from factories import checkout, create_account, create_buyers, create_product, fill_cart
 from faults import free_port
 
 from shop_api.app import create_app
@@ -159,7 +159,7 @@ async def test_sigterm_with_checkouts_in_flight_answers_them_and_exits(
         await db.execute("SELECT 1 FROM products WHERE id = $1 FOR UPDATE", locked)
         try:
             checkouts = [
-                asyncio.create_task(client.post("/api/orders", json=ADDRESS, headers=b.headers))
+                asyncio.create_task(checkout(client, b))
                 for b in buyers
             ]
             await _wait_for_lock_waiters(services.database_url, LOCKED_BUYERS)
@@ -217,10 +217,10 @@ async def test_shutdown_closes_the_relays_broker_connections(
     await site.start()
     try:
         product = await create_product(db, stock=1)
-        buyer = await create_buyer(db, settings, "buyer@example.com")
+        buyer = await create_account(db, "buyer@example.com", settings=settings)
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as client:
             await fill_cart(client, buyer, (product, 1))
-            response = await client.post("/api/orders", json=ADDRESS, headers=buyer.headers)
+            response = await checkout(client, buyer)
             assert response.status == 201
         await _wait_for_broker_messages(running_redis.url)
         assert _broker_clients(running_redis.url)  # the relay's broker is connected

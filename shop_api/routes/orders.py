@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from .. import idempotency
 from ..domain import orders
 from ..endpoint import USER, endpoint
 from ..jsonio import json_response
@@ -15,7 +14,6 @@ from ..schemas.orders import CheckoutIn, OrderOut, OrderPage, OrdersQuery, order
 
 routes = web.RouteTableDef()
 TAG = "Orders"
-CHECKOUT_ROUTE = "POST /api/orders"
 
 
 @routes.post("/api/orders")
@@ -40,29 +38,18 @@ CHECKOUT_ROUTE = "POST /api/orders"
     idempotent=True,
 )
 async def checkout(
-    request: web.Request, user: asyncpg.Record, body: dict, idempotency_key: str | None
+    request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
 ) -> web.Response:
     settings = request.app[settings_key]
-
-    async def place(conn: asyncpg.Connection) -> idempotency.Outcome:
-        row = await orders.place_order(
-            conn,
-            user_id=user["id"],
-            delivery_address=body["delivery_address"],
-            notes=body["notes"],
-            currency=settings.default_currency,
-            max_pending_orders=settings.max_pending_orders,
-        )
-        return idempotency.Outcome(201, order_out(row))
-
-    return await idempotency.respond_once(
-        request.app[db_pool_key],
+    row = await orders.place_order(
+        conn,
         user_id=user["id"],
-        route=CHECKOUT_ROUTE,
-        key=idempotency_key,
-        request_body=body,
-        work=place,
+        delivery_address=body["delivery_address"],
+        notes=body["notes"],
+        currency=settings.default_currency,
+        max_pending_orders=settings.max_pending_orders,
     )
+    return json_response(order_out(row), status=201)
 
 
 @routes.get("/api/orders")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from .. import idempotency
 from ..db import queries
 from ..domain import payments
 from ..endpoint import USER, endpoint
@@ -16,7 +15,6 @@ from ..schemas.payments import PaymentIn, PaymentOut, payment_out
 
 routes = web.RouteTableDef()
 TAG = "Payments"
-PROCESS_ROUTE = "POST /api/payments/process"
 
 
 @routes.post("/api/payments/process")
@@ -40,28 +38,16 @@ PROCESS_ROUTE = "POST /api/payments/process"
     idempotent=True,
 )
 async def process_payment(
-    request: web.Request, user: asyncpg.Record, body: dict, idempotency_key: str | None
+    request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
 ) -> web.Response:
-    gateway = request.app[settings_key].payment_gateway
-
-    async def pay(conn: asyncpg.Connection) -> idempotency.Outcome:
-        payment = await payments.request_payment(
-            conn,
-            user_id=user["id"],
-            order_id=body["order_id"],
-            payment_token=body["payment_token"],
-            gateway=gateway,
-        )
-        return idempotency.Outcome(202, payment_out(payment))
-
-    return await idempotency.respond_once(
-        request.app[db_pool_key],
+    payment = await payments.request_payment(
+        conn,
         user_id=user["id"],
-        route=PROCESS_ROUTE,
-        key=idempotency_key,
-        request_body=body,
-        work=pay,
+        order_id=body["order_id"],
+        payment_token=body["payment_token"],
+        gateway=request.app[settings_key].payment_gateway,
     )
+    return json_response(payment_out(payment), status=202)
 
 
 @routes.get(r"/api/payments/{payment_id:\d+}")
