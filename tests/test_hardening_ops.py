@@ -11,10 +11,14 @@ from collections import Counter
 
 import aiohttp
 import asyncpg
-import bcrypt
 import pytest
-from conftest import TEST_BCRYPT_ROUNDS, TEST_PASSWORD, create_user
-from factories import ADDRESS, create_buyer
+from factories import (
+    ADDRESS,
+    TEST_PASSWORD,
+    create_buyers,
+    create_product,
+    create_user,
+)
 from test_admin_web import sign_in
 
 from shop_api.app import create_app
@@ -42,7 +46,7 @@ async def private_client(aiohttp_client, settings, running_postgres):
     settings = dataclasses.replace(
         settings, database_url=running_postgres.url, db_pool_max=10,
         rate_limit_login=1_000_000, rate_limit_address=1_000_000,
-        # Each buyer checks out over and over: no cap on their pending orders here.
+        # The load's buyers check out in every round and never pay.
         max_pending_orders=1_000_000,
     )
     return await aiohttp_client(create_app(settings)), settings
@@ -125,20 +129,12 @@ class Load:
 
 async def _load(private_client, private_db) -> Load:
     client, settings = private_client
-    product_id = await private_db.fetchval(
-        "INSERT INTO products (name, slug, price, stock_quantity) "
-        "VALUES ('Plenty', 'plenty', 5, 1000000) RETURNING id"
+    product_id = await create_product(
+        private_db, name="Plenty", slug="plenty", price="5", stock=1000000
     )
-    password_hash = bcrypt.hashpw(TEST_PASSWORD.encode(), bcrypt.gensalt(TEST_BCRYPT_ROUNDS))
-    await private_db.execute(
-        "INSERT INTO users (email, password_hash, full_name) VALUES ($1, $2, 'Login')",
-        "login@example.com", password_hash.decode(),
-    )
+    await create_user(private_db, "login@example.com", full_name="Login")
     await create_user(private_db, "admin@example.com", role="admin")
-    buyers = [
-        await create_buyer(private_db, settings, f"load{n}@example.com")
-        for n in range(LOAD_CLIENTS)
-    ]
+    buyers = await create_buyers(private_db, settings, LOAD_CLIENTS, prefix="load")
     await private_db.close()  # the test's own connection would not survive the fault either
     await sign_in(client, "admin@example.com")  # the client's cookie opens the admin pages
     load = Load(client, buyers, product_id)
