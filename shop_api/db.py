@@ -32,7 +32,9 @@ async def fetch_all(rows: AsyncIterator[Any]) -> list[Any]:
     return [row async for row in rows]
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """What every connection needs before its first query (the pool's `init`; the CLI calls it
+    on its one connection): json and jsonb as Python values."""
     for json_type in ("json", "jsonb"):
         await conn.set_type_codec(
             json_type,
@@ -48,7 +50,7 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     command_timeout: float | None = 30.0,
-    init: Callable[[asyncpg.Connection], Any] | None = _init_connection,
+    init: Callable[[asyncpg.Connection], Any] | None = init_connection,
 ) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import asyncpg
 
 from .. import outbox, topics
-from ..auth import AccountDisabled, check_token_still_valid
 from ..db import queries
 from ..errors import ApiError, Unauthorized, ValidationFailed
 from ..security import tokens
@@ -22,6 +21,23 @@ class InvalidCredentials(ApiError):
 
     def __init__(self) -> None:
         super().__init__("The email or password is wrong.")
+
+
+class AccountDisabled(ApiError):
+    status, code = 403, "account_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This account has been deactivated.")
+
+
+def check_token_still_valid(user: asyncpg.Record | None, claims: dict) -> asyncpg.Record:
+    """A token dies with its user, a deactivation, or a password change (version bump).
+
+    The API's bearer check, the refresh rotation and the admin pages' session check all ask it.
+    """
+    if user is None or user["token_version"] != claims["ver"] or not user["is_active"]:
+        raise Unauthorized("The token is no longer valid.")
+    return user
 
 
 @dataclass(frozen=True)

@@ -11,31 +11,8 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from ..db import queries
-from ..errors import Conflict, NotFound
-
-
-def shortage(product_id: int, requested: int, available: int) -> dict:
-    return {"product_id": product_id, "requested": requested, "available": available}
-
-
-def insufficient_stock(short: list[dict]) -> Conflict:
-    """409 insufficient_stock listing every short line: {product_id, requested, available}."""
-    count = len(short)
-    return Conflict(
-        f"Not enough stock for {count} item{'s' if count != 1 else ''}.",
-        code="insufficient_stock",
-        errors={"items": short},
-    )
-
-
-def product_unavailable(unavailable: list[dict]) -> Conflict:
-    """409 product_unavailable: withdrawn products, in the same shape (available 0)."""
-    count = len(unavailable)
-    return Conflict(
-        f"{count} item{'s are' if count != 1 else ' is'} no longer available.",
-        code="product_unavailable",
-        errors={"items": unavailable},
-    )
+from ..errors import NotFound
+from .stock_errors import insufficient_stock, product_unavailable, shortage
 
 
 async def view(conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int) -> asyncpg.Record:

@@ -7,7 +7,7 @@ import asyncpg
 from ..db import atomic, fetch_all, queries
 from ..errors import NotFound
 from .admin import contains_pattern
-from .cart import insufficient_stock, shortage
+from .stock_errors import insufficient_stock, shortage
 
 STOCK_COUNT_REASON = "Stock count."
 

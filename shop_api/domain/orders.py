@@ -9,9 +9,9 @@ import asyncpg
 from .. import outbox, topics
 from ..db import atomic, fetch_all, queries
 from ..errors import Conflict, NotFound, Unprocessable, ValidationFailed
-from ..schemas.common import MAX_MONEY
 from . import order_status
-from .cart import insufficient_stock, product_unavailable, shortage
+from .limits import MAX_MONEY
+from .stock_errors import insufficient_stock, product_unavailable, shortage
 
 
 class TooManyPendingOrders(Conflict):
