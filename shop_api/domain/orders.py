@@ -80,6 +80,9 @@ async def place_order(
             currency=currency,
             delivery_address=delivery_address,
             notes=notes,
+            # The one outbox row not written by outbox.publish: the statement writes it beside
+            # the order (whose id it needs) in the one round trip made while the stock locks
+            # are held. Same topic and tasks as publish would write.
             topic=topics.ORDER_PLACED,
             tasks=outbox.task_names(topics.ORDER_PLACED, {}),
         )
