@@ -22,6 +22,11 @@ queries = aiosql.from_path(SQL_DIR, "asyncpg", kwargs_only=True, mandatory_param
 
 T = TypeVar("T")
 
+# What `conn` is in a function that only reads, or writes in one statement: a connection, or
+# the pool itself (asyncpg lends it a connection per statement). A function that must be atomic
+# takes an `asyncpg.Connection` and uses `atomic`; see shop_api/domain/__init__.py.
+Queryable = asyncpg.Connection | asyncpg.Pool
+
 # How long a worker keeps trying to record an effect it has done outside the database (a charge,
 # a sent email) while the database is away, before it leaves the record to a later attempt.
 RECORD_PATIENCE_SECONDS = 30.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, queries
 from ..errors import NotFound
 from .admin import contains_pattern
 from .stock_errors import insufficient_stock, shortage
@@ -13,7 +13,7 @@ STOCK_COUNT_REASON = "Stock count."
 
 
 async def list_stock(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     low_stock: bool | None,
     search: str | None,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import asyncpg
 
 from .. import outbox, topics
-from ..db import atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, queries
 from ..errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from . import order_status
 from .limits import MAX_MONEY
@@ -89,7 +89,7 @@ async def place_order(
 
 
 async def get_order(
-    conn: asyncpg.Connection | asyncpg.Pool, *, order_id: int, user_id: int | None
+    conn: Queryable, *, order_id: int, user_id: int | None
 ) -> asyncpg.Record:
     """One order with its items; `user_id` None for any user's (admin)."""
     row = await queries.order_detail(conn, order_id=order_id, user_id=user_id)
@@ -99,7 +99,7 @@ async def get_order(
 
 
 async def list_orders(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     user_id: int,
     status: str | None,
@@ -119,15 +119,16 @@ async def list_orders(
     return rows, total
 
 
-async def cancel_order(pool: asyncpg.Pool, *, order_id: int, user_id: int) -> asyncpg.Record:
+async def cancel_order(
+    conn: asyncpg.Connection, *, order_id: int, user_id: int
+) -> asyncpg.Record:
     """The customer cancels one of their orders (pending, paid or processing)."""
-    async with pool.acquire() as conn:
-        await order_status.change_status(
-            conn,
-            order_id,
-            order_status.CANCELLED,
-            actor_id=user_id,
-            owner_id=user_id,
-            reason="Cancelled by the customer.",
-        )
-        return await get_order(conn, order_id=order_id, user_id=user_id)
+    await order_status.change_status(
+        conn,
+        order_id,
+        order_status.CANCELLED,
+        actor_id=user_id,
+        owner_id=user_id,
+        reason="Cancelled by the customer.",
+    )
+    return await get_order(conn, order_id=order_id, user_id=user_id)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from .. import outbox, topics
-from ..db import atomic, fetch_all, queries, retry_while_unavailable
+from ..db import Queryable, atomic, fetch_all, queries, retry_while_unavailable
 from ..errors import Conflict
 from ..gateway import ChargeResult, PaymentGateway, TransientGatewayError, charge_key, refund_key
 from ..outbox import TaskRef
@@ -286,7 +286,7 @@ async def refund_order(
 
 
 async def reconcile(
-    conn: asyncpg.Connection,
+    conn: Queryable,
     *,
     older_than_seconds: float = 300,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
