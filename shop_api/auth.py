@@ -6,23 +6,10 @@ import asyncpg
 from aiohttp import web
 
 from .db import queries
-from .errors import ApiError, Forbidden, Unauthorized
+from .domain.accounts import check_token_still_valid
+from .errors import Forbidden, Unauthorized
 from .keys import db_pool_key, settings_key
 from .security.tokens import ACCESS, bearer_token, decode
-
-
-class AccountDisabled(ApiError):
-    status, code = 403, "account_disabled"
-
-    def __init__(self) -> None:
-        super().__init__("This account has been deactivated.")
-
-
-def check_token_still_valid(user: asyncpg.Record | None, claims: dict) -> asyncpg.Record:
-    """A token dies with its user, a deactivation, or a password change (version bump)."""
-    if user is None or user["token_version"] != claims["ver"] or not user["is_active"]:
-        raise Unauthorized("The token is no longer valid.")
-    return user
 
 
 async def authenticate(request: web.Request, *, admin: bool = False) -> asyncpg.Record:

@@ -249,14 +249,14 @@ async def _with_connection(settings: Settings, work):
     database (create-admin too), with the same one-line errors when it is down or empty."""
     import asyncpg
 
-    from .db import _init_connection
+    from .db import init_connection
 
     try:
         conn = await asyncpg.connect(settings.database_url)
     except (OSError, asyncpg.PostgresError) as exc:
         raise CommandError(f"cannot reach the database: {exc}") from None
     try:
-        await _init_connection(conn)
+        await init_connection(conn)
         return await work(conn)
     except asyncpg.UndefinedTableError:
         raise CommandError("the database has no tables yet: run `shop-api migrate`") from None

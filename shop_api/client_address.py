@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:  # settings import this module, and the domain imports settings
+    from aiohttp import web
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

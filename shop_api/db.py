@@ -22,6 +22,11 @@ queries = aiosql.from_path(SQL_DIR, "asyncpg", kwargs_only=True, mandatory_param
 
 T = TypeVar("T")
 
+# What `conn` is in a function that only reads, or writes in one statement: a connection, or
+# the pool itself (asyncpg lends it a connection per statement). A function that must be atomic
+# takes an `asyncpg.Connection` and uses `atomic`; see shop_api/domain/__init__.py.
+Queryable = asyncpg.Connection | asyncpg.Pool
+
 # How long a worker keeps trying to record an effect it has done outside the database (a charge,
 # a sent email) while the database is away, before it leaves the record to a later attempt.
 RECORD_PATIENCE_SECONDS = 30.0
@@ -32,7 +37,9 @@ async def fetch_all(rows: AsyncIterator[Any]) -> list[Any]:
     return [row async for row in rows]
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """What every connection needs before its first query (the pool's `init`; the CLI calls it
+    on its one connection): json and jsonb as Python values."""
     for json_type in ("json", "jsonb"):
         await conn.set_type_codec(
             json_type,
@@ -48,7 +55,7 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     command_timeout: float | None = 30.0,
-    init: Callable[[asyncpg.Connection], Any] | None = _init_connection,
+    init: Callable[[asyncpg.Connection], Any] | None = init_connection,
 ) -> asyncpg.Pool:
     return await asyncpg.create_pool(
         dsn,

@@ -16,8 +16,10 @@ from .resources import resources, task_of
 log = logging.getLogger("workers.payments")
 
 # Worth trying again: the gateway or the database is away, or another attempt holds the payment.
-# Gateway charges are counted by the payment itself (MAX_SETTLEMENT_ATTEMPTS), so a database
-# outage spends none of them; this bounds the messages, about 25 minutes of backoff.
+# What fails a payment is its own counter of gateway charges (payments.attempts, see
+# domain/payments.py); this only bounds how long one message lives, about 25 minutes of
+# backoff. A message that runs out goes to the dead-letter queue and fails nothing: its outbox
+# row stays open and is sent again, and the reconciler redrives a payment left pending.
 RETRYABLE = (TransientGatewayError, payments.PaymentInFlight)
 MAX_MESSAGE_RETRIES = 30
 
@@ -34,7 +36,6 @@ def _retry(retries: int, exception: BaseException) -> bool:
     throws=(GatewayRefused,),
     min_backoff=500,
     max_backoff=60_000,
-    on_retry_exhausted="settlement_exhausted",
 )
 async def settle_payment(payment_id: int, outbox_id: int | None = None) -> None:
     current = resources()
@@ -50,25 +51,6 @@ async def settle_payment(payment_id: int, outbox_id: int | None = None) -> None:
         log.info("payment %s: transient gateway error, will retry", payment_id)
         raise
     log.info("payment %s settled: %s", payment_id, status or "nothing to do")
-
-
-@dramatiq.actor(queue_name=events.QUEUES[events.SETTLE_PAYMENT], max_retries=3)
-async def settlement_exhausted(message: dict, info: dict) -> None:
-    """Every retry failed. One more settlement, which records a failure only after the gateway
-    says it holds no charge for the payment; if even that cannot run, the payment stays pending
-    and its outbox row is sent again later (the message itself is in the dead-letter queue)."""
-    payment_id = message["args"][0]
-    log.error("payment %s: settlement retries exhausted after %s", payment_id, info.get("retries"))
-    current = resources()
-    status = await payments.settle(
-        current.pool,
-        current.gateway,
-        payment_id,
-        lease_seconds=current.settings.payment_lease_seconds,
-        max_attempts=0,
-        task=task_of(events.SETTLE_PAYMENT, message["kwargs"].get("outbox_id")),
-    )
-    log.error("payment %s after exhausted retries: %s", payment_id, status or "already settled")
 
 
 # Both refund actors: a refund can wait longer than a charge, nobody is watching a spinner.

@@ -8,7 +8,6 @@ from aiohttp import web
 from marshmallow import ValidationError
 
 from .. import ratelimit
-from ..auth import AccountDisabled
 from ..client_address import client_address
 from ..domain import accounts
 from ..errors import RateLimited
@@ -90,7 +89,7 @@ async def login(request: web.Request) -> web.Response:
                            **retry)
     except accounts.InvalidCredentials as exc:
         return await _form(request, status=401, error=exc.detail or "", **retry)
-    except AccountDisabled as exc:
+    except accounts.AccountDisabled as exc:
         return await _form(request, status=403, error=exc.detail or "", **retry)
     if user["role"] != "admin":
         return await _form(request, status=403, error=NOT_AN_ADMIN, **retry)

@@ -79,11 +79,12 @@ async def admin_root(request: web.Request) -> web.Response:
 @admin_page
 async def dashboard_page(request: web.Request, session: sessions.Session) -> web.Response:
     settings = request.config_dict[settings_key]
-    figures = await dashboard.figures(
-        request.config_dict[db_pool_key],
-        low_stock_threshold=settings.low_stock_threshold,
-        currency=settings.default_currency,
-    )
+    async with request.config_dict[db_pool_key].acquire() as conn:
+        figures = await dashboard.figures(
+            conn,
+            low_stock_threshold=settings.low_stock_threshold,
+            currency=settings.default_currency,
+        )
     chart = charts.daily_chart(
         figures["revenue_by_day"], symbol=SYMBOLS.get(settings.default_currency, "")
     )
@@ -166,13 +167,14 @@ async def order_status_form(
         body = OrderStatusIn().load(
             {"status": form.get("status", ""), "reason": form.get("reason", "").strip()}
         )
-        order = await admin.change_order_status(
-            request.config_dict[db_pool_key],
-            order_id=order_id,
-            to_status=body["status"],
-            admin_id=session.user["id"],
-            reason=body["reason"],
-        )
+        async with request.config_dict[db_pool_key].acquire() as conn:
+            order = await admin.change_order_status(
+                conn,
+                order_id=order_id,
+                to_status=body["status"],
+                admin_id=session.user["id"],
+                reason=body["reason"],
+            )
     except ValidationError as exc:
         await _flash_errors(request, session, exc.normalized_messages())
     except Conflict as exc:

@@ -26,8 +26,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from ..auth import check_token_still_valid
 from ..db import queries
+from ..domain.accounts import check_token_still_valid
 from ..errors import Forbidden, Unauthorized
 from ..keys import db_pool_key, redis_key, settings_key
 

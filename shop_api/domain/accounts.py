@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from .. import outbox, topics
-from ..auth import AccountDisabled, check_token_still_valid
-from ..db import queries
+from ..db import Queryable, queries
 from ..errors import ApiError, Unauthorized, ValidationFailed
 from ..security import tokens
 from ..security.email_key import email_key
@@ -22,6 +21,23 @@ class InvalidCredentials(ApiError):
 
     def __init__(self) -> None:
         super().__init__("The email or password is wrong.")
+
+
+class AccountDisabled(ApiError):
+    status, code = 403, "account_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("This account has been deactivated.")
+
+
+def check_token_still_valid(user: asyncpg.Record | None, claims: dict) -> asyncpg.Record:
+    """A token dies with its user, a deactivation, or a password change (version bump).
+
+    The API's bearer check, the refresh rotation and the admin pages' session check all ask it.
+    """
+    if user is None or user["token_version"] != claims["ver"] or not user["is_active"]:
+        raise Unauthorized("The token is no longer valid.")
+    return user
 
 
 @dataclass(frozen=True)
@@ -107,28 +123,28 @@ async def issue_pair(
     return TokenPair(access.token, refresh.token, settings.access_token_minutes * 60)
 
 
-async def refresh(pool: asyncpg.Pool, settings: Settings, *, token: str) -> TokenPair:
+async def refresh(conn: asyncpg.Connection, settings: Settings, *, token: str) -> TokenPair:
     """Use up a refresh token and issue the next one of its family.
 
     A token that was already used means it leaked (or a client raced itself): the whole family
-    is revoked, in a committed transaction, before the 401 goes out.
+    is revoked, in a committed transaction, before the 401 goes out. So a transaction of its
+    own, not `atomic`: a caller's transaction would roll the revocation back with the 401.
     """
     claims = tokens.decode(settings, token, token_type=tokens.REFRESH)
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            stored = await queries.lock_refresh_token(conn, jti=claims["jti"])
-            if stored is None or stored["user_id"] != claims["user_id"]:
-                raise Unauthorized("The refresh token is not valid.")
-            reused = stored["used_at"] is not None or stored["revoked_at"] is not None
-            if reused:
-                await queries.revoke_refresh_family(conn, family_id=stored["family_id"])
-            else:
-                user = await queries.get_user_by_id(conn, id=claims["user_id"])
-                check_token_still_valid(user, claims)
-                await queries.mark_refresh_token_used(conn, jti=stored["jti"])
-                pair = await issue_pair(conn, settings, user, family_id=stored["family_id"])
+    async with conn.transaction():
+        stored = await queries.lock_refresh_token(conn, jti=claims["jti"])
+        if stored is None or stored["user_id"] != claims["user_id"]:
+            raise Unauthorized("The refresh token is not valid.")
+        reused = stored["used_at"] is not None or stored["revoked_at"] is not None
         if reused:
-            raise Unauthorized("The refresh token was already used; this login is revoked.")
+            await queries.revoke_refresh_family(conn, family_id=stored["family_id"])
+        else:
+            user = await queries.get_user_by_id(conn, id=claims["user_id"])
+            check_token_still_valid(user, claims)
+            await queries.mark_refresh_token_used(conn, jti=stored["jti"])
+            pair = await issue_pair(conn, settings, user, family_id=stored["family_id"])
+    if reused:
+        raise Unauthorized("The refresh token was already used; this login is revoked.")
     return pair
 
 
@@ -151,8 +167,10 @@ async def change_password(
 
 
 async def create_admin(
-    conn: asyncpg.Connection, settings: Settings, *, email: str, password: str, full_name: str = ""
+    conn: Queryable, settings: Settings, *, email: str, password: str, full_name: str = ""
 ) -> asyncpg.Record:
+    """One statement after bcrypt: given the pool, no connection is held while it hashes (the
+    CLI passes its one connection of its own)."""
     password_hash = await hash_password(password, settings.bcrypt_rounds)
     return await queries.promote_or_create_admin(
         conn, email=email.strip(), password_hash=password_hash, full_name=full_name or "Admin"

@@ -6,7 +6,7 @@ import re
 
 import asyncpg
 
-from ..db import fetch_all, queries
+from ..db import Queryable, fetch_all, queries
 from ..errors import Conflict, NotFound
 from . import order_status
 
@@ -22,7 +22,7 @@ def contains_pattern(search: str | None) -> str | None:
 
 
 async def list_users(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     search: str | None,
     role: str | None,
@@ -39,7 +39,7 @@ async def list_users(
 
 
 async def toggle_user_status(
-    conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int, admin_id: int
+    conn: Queryable, *, user_id: int, admin_id: int
 ) -> asyncpg.Record:
     """Deactivate an active user or reactivate a deactivated one; either way every token the
     user holds stops working."""
@@ -48,7 +48,7 @@ async def toggle_user_status(
 
 
 async def set_user_active(
-    conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int, admin_id: int, active: bool | None
+    conn: Queryable, *, user_id: int, admin_id: int, active: bool | None
 ) -> tuple[asyncpg.Record, bool]:
     """Set is_active (None flips it); returns the user and whether this call changed them.
 
@@ -69,7 +69,7 @@ async def set_user_active(
 
 
 async def list_orders(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     user_id: int | None,
     status: str | None,
@@ -90,11 +90,8 @@ async def list_orders(
 
 
 async def change_order_status(
-    pool: asyncpg.Pool, *, order_id: int, to_status: str, admin_id: int, reason: str
+    conn: asyncpg.Connection, *, order_id: int, to_status: str, admin_id: int, reason: str
 ) -> asyncpg.Record:
     """Move any user's order through the state machine, then read it as the admin sees it."""
-    async with pool.acquire() as conn:
-        await order_status.change_status(
-            conn, order_id, to_status, actor_id=admin_id, reason=reason
-        )
-        return await queries.admin_order(conn, order_id=order_id)
+    await order_status.change_status(conn, order_id, to_status, actor_id=admin_id, reason=reason)
+    return await queries.admin_order(conn, order_id=order_id)

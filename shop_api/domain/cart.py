@@ -10,35 +10,12 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from ..db import queries
-from ..errors import Conflict, NotFound
+from ..db import Queryable, atomic, queries
+from ..errors import NotFound
+from .stock_errors import insufficient_stock, product_unavailable, shortage
 
 
-def shortage(product_id: int, requested: int, available: int) -> dict:
-    return {"product_id": product_id, "requested": requested, "available": available}
-
-
-def insufficient_stock(short: list[dict]) -> Conflict:
-    """409 insufficient_stock listing every short line: {product_id, requested, available}."""
-    count = len(short)
-    return Conflict(
-        f"Not enough stock for {count} item{'s' if count != 1 else ''}.",
-        code="insufficient_stock",
-        errors={"items": short},
-    )
-
-
-def product_unavailable(unavailable: list[dict]) -> Conflict:
-    """409 product_unavailable: withdrawn products, in the same shape (available 0)."""
-    count = len(unavailable)
-    return Conflict(
-        f"{count} item{'s are' if count != 1 else ' is'} no longer available.",
-        code="product_unavailable",
-        errors={"items": unavailable},
-    )
-
-
-async def view(conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int) -> asyncpg.Record:
+async def view(conn: Queryable, *, user_id: int) -> asyncpg.Record:
     """The cart with its items and totals (a user's first look creates the empty cart)."""
     row = await queries.cart_view(conn, user_id=user_id)
     if row is None:
@@ -48,22 +25,22 @@ async def view(conn: asyncpg.Connection | asyncpg.Pool, *, user_id: int) -> asyn
 
 
 async def _change(
-    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     user_id: int,
     change: Callable[[asyncpg.Connection, int], Awaitable[None]],
 ) -> asyncpg.Record:
-    """Run `change(conn, cart_id)` under the cart lock, then read the cart as it now is.
+    """Run `change(conn, cart_id)` under the cart lock, in the caller's transaction or a new
+    one, then read the cart as it now is.
 
     Every change of the cart goes through here, so each takes the lock checkout takes.
     """
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            await change(conn, await queries.lock_cart(conn, user_id=user_id))
-        return await view(conn, user_id=user_id)
+    async with atomic(conn):
+        await change(conn, await queries.lock_cart(conn, user_id=user_id))
+    return await view(conn, user_id=user_id)
 
 
 async def add_item(
-    pool: asyncpg.Pool, *, user_id: int, product_id: int, quantity: int
+    conn: asyncpg.Connection, *, user_id: int, product_id: int, quantity: int
 ) -> asyncpg.Record:
     """Add `quantity` of a product, on top of what the cart already holds of it.
 
@@ -79,11 +56,11 @@ async def add_item(
         if row["item_id"] is None:
             raise insufficient_stock([shortage(product_id, row["requested"], row["available"])])
 
-    return await _change(pool, user_id, add)
+    return await _change(conn, user_id, add)
 
 
 async def set_quantity(
-    pool: asyncpg.Pool, *, user_id: int, item_id: int, quantity: int
+    conn: asyncpg.Connection, *, user_id: int, item_id: int, quantity: int
 ) -> asyncpg.Record:
     async def set_(conn: asyncpg.Connection, cart_id: int) -> None:
         row = await queries.set_cart_item_quantity(
@@ -96,19 +73,20 @@ async def set_quantity(
                 raise product_unavailable([shortage(row["product_id"], quantity, 0)])
             raise insufficient_stock([shortage(row["product_id"], quantity, row["available"])])
 
-    return await _change(pool, user_id, set_)
+    return await _change(conn, user_id, set_)
 
 
-async def remove_item(pool: asyncpg.Pool, *, user_id: int, item_id: int) -> asyncpg.Record:
+async def remove_item(
+    conn: asyncpg.Connection, *, user_id: int, item_id: int
+) -> asyncpg.Record:
     async def remove(conn: asyncpg.Connection, cart_id: int) -> None:
         if await queries.delete_cart_item(conn, cart_id=cart_id, item_id=item_id) is None:
             raise NotFound("No such cart item.")
 
-    return await _change(pool, user_id, remove)
+    return await _change(conn, user_id, remove)
 
 
-async def clear(pool: asyncpg.Pool, *, user_id: int) -> None:
-    async with pool.acquire() as conn:
-        async with conn.transaction():
-            cart_id = await queries.lock_cart(conn, user_id=user_id)
-            await queries.clear_cart(conn, cart_id=cart_id)
+async def clear(conn: asyncpg.Connection, *, user_id: int) -> None:
+    async with atomic(conn):
+        cart_id = await queries.lock_cart(conn, user_id=user_id)
+        await queries.clear_cart(conn, cart_id=cart_id)

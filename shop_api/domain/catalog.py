@@ -12,11 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from ..db import fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, queries
 from ..errors import NotFound, ValidationFailed
 from .inventory import change_stock
-
-Connection = asyncpg.Connection | asyncpg.Pool
 
 _SLUG_ATTEMPTS = 3
 _SPELLED_OUT = str.maketrans({
@@ -78,7 +76,11 @@ async def _insert_with_free_slug(
     find_free: Callable[[], Awaitable[str | None]],
     insert: Callable[[str], Awaitable[asyncpg.Record]],
 ) -> asyncpg.Record:
-    """Insert under the first free slug; a concurrent insert that takes it first means retry."""
+    """Insert under the first free slug; a concurrent insert that takes it first means retry.
+
+    Each statement on its own, never inside a transaction: the unique violation that means
+    "retry" would abort it.
+    """
     for attempt in range(_SLUG_ATTEMPTS):
         last = attempt == _SLUG_ATTEMPTS - 1
         slug = None if last else await find_free()
@@ -96,7 +98,7 @@ async def _insert_with_free_slug(
 
 
 async def list_products(
-    conn: Connection, filters: ProductFilters, *, page: int, per_page: int
+    conn: Queryable, filters: ProductFilters, *, page: int, per_page: int
 ) -> tuple[list[asyncpg.Record], int]:
     """One page of active products and how many match in all."""
     category_id = category_slug_ = None
@@ -125,7 +127,7 @@ async def list_products(
 
 
 async def get_product(
-    conn: Connection, product_id: int
+    conn: Queryable, product_id: int
 ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
     """An active product and its newest reviews (up to 5), or NotFound."""
     rows = await fetch_all(queries.get_product_detail(conn, id=product_id))
@@ -135,7 +137,7 @@ async def get_product(
 
 
 async def create_product(
-    conn: Connection,
+    conn: Queryable,
     *,
     name: str,
     price: Decimal,
@@ -174,20 +176,21 @@ async def create_product(
 
 
 async def update_product(
-    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     product_id: int,
     changes: dict[str, Any],
     *,
     admin_id: int,
     low_stock_threshold: int,
 ) -> dict[str, Any]:
-    """Change the given fields of an active product (`changes` holds only what was sent).
+    """Change the given fields of an active product (`changes` holds only what was sent), in
+    the caller's transaction or a new one.
 
     A new stock level goes through the inventory's locked change, so it lands in the ledger
     like any other correction.
     """
     name = changes.get("name")
-    async with pool.acquire() as conn, conn.transaction():
+    async with atomic(conn):
         row = await queries.update_product(
             conn,
             id=product_id,
@@ -218,7 +221,7 @@ async def update_product(
     return product
 
 
-async def delete_product(conn: Connection, product_id: int) -> None:
+async def delete_product(conn: Queryable, product_id: int) -> None:
     """Soft delete: the row stays for past orders; lists, detail and checkout skip it."""
     if await queries.soft_delete_product(conn, id=product_id) is None:
         raise NotFound("No such product.")
@@ -227,12 +230,12 @@ async def delete_product(conn: Connection, product_id: int) -> None:
 # -- categories -----------------------------------------------------------------------------
 
 
-async def list_categories(conn: Connection) -> list[asyncpg.Record]:
+async def list_categories(conn: Queryable) -> list[asyncpg.Record]:
     return await fetch_all(queries.list_categories(conn))
 
 
 async def create_category(
-    conn: Connection, *, name: str, parent_id: int | None, description: str
+    conn: Queryable, *, name: str, parent_id: int | None, description: str
 ) -> asyncpg.Record:
     """A new category; a name its siblings already use is a 409 `category_exists`."""
     name = name.strip()
@@ -261,7 +264,7 @@ async def create_category(
 
 
 async def list_reviews(
-    conn: Connection, product_id: int, *, page: int, per_page: int
+    conn: Queryable, product_id: int, *, page: int, per_page: int
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await fetch_all(
         queries.list_reviews(
@@ -274,7 +277,7 @@ async def list_reviews(
 
 
 async def add_review(
-    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
     *,
     product_id: int,
     user_id: int,
@@ -287,7 +290,7 @@ async def add_review(
     The product's rating summary changes in the same transaction as the review is added, so
     lists can sort and show ratings without reading reviews.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with atomic(conn):
         if await queries.add_product_rating(conn, product_id=product_id, rating=rating) is None:
             raise NotFound("No such product.")
         return await queries.insert_review(

@@ -13,12 +13,16 @@ TOP_PRODUCTS = 10
 LOW_STOCK_SHOWN = 20
 
 
-async def figures(pool: asyncpg.Pool, *, low_stock_threshold: int, currency: str) -> dict[str, Any]:
+async def figures(
+    conn: asyncpg.Connection, *, low_stock_threshold: int, currency: str
+) -> dict[str, Any]:
     """Five aggregate queries in one read-only snapshot, so the figures agree with each other
-    (an order paid between two of them is counted by both or by neither)."""
-    async with pool.acquire() as conn, conn.transaction(
-        isolation="repeatable_read", readonly=True
-    ):
+    (an order paid between two of them is counted by both or by neither).
+
+    A transaction of its own, not `atomic`: the snapshot needs its isolation level, which only
+    the first statement of a transaction can choose.
+    """
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
         orders = await queries.dashboard_orders(conn, statuses=list(STATUSES))
         customers = await queries.dashboard_customers(conn)
         days = await fetch_all(queries.dashboard_revenue_by_day(conn))

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, queries
 from ..errors import NotFound
 from .admin import contains_pattern
-from .cart import insufficient_stock, shortage
+from .stock_errors import insufficient_stock, shortage
 
 STOCK_COUNT_REASON = "Stock count."
 
 
 async def list_stock(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     low_stock: bool | None,
     search: str | None,

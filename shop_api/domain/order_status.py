@@ -1,8 +1,8 @@
 """The order state machine: the one place that knows which status may follow which.
 
 Customer cancellation, the admin status route and the payment workers all move orders through
-`change_status`, so the rules, the history, the stock put back on cancellation and the outbox
-messages are the same whoever asks.
+`change_status` (or `change_locked`, for a caller that locked the order first), so the rules, the
+history, the stock put back on cancellation and the outbox messages are the same whoever asks.
 
     pending    -> paid | cancelled
     paid       -> processing | cancelled
@@ -25,6 +25,12 @@ from ..errors import Conflict, NotFound
 PENDING, PAID, PROCESSING = "pending", "paid", "processing"
 SHIPPED, DELIVERED, CANCELLED = "shipped", "delivered", "cancelled"
 STATUSES = (PENDING, PAID, PROCESSING, SHIPPED, DELIVERED, CANCELLED)
+
+# A payment's statuses (payments.status): pending until settled, then succeeded or failed; a
+# succeeded one may become refunded. A failed one may still turn out charged (a late answer).
+PAYMENT_PENDING, PAYMENT_SUCCEEDED = "pending", "succeeded"
+PAYMENT_FAILED, PAYMENT_REFUNDED = "failed", "refunded"
+PAYMENT_STATUSES = (PAYMENT_PENDING, PAYMENT_SUCCEEDED, PAYMENT_FAILED, PAYMENT_REFUNDED)
 
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     PENDING: frozenset({PAID, CANCELLED}),
@@ -55,6 +61,24 @@ def can_change(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
+def payable(status: str) -> bool:
+    """Whether an order in `status` may be paid: exactly when it may become paid."""
+    return can_change(status, PAID)
+
+
+async def lock(conn: asyncpg.Connection, order_id: int, *, owner_id: int | None = None
+               ) -> asyncpg.Record:
+    """The order, locked until the caller's transaction ends; `owner_id` limits it to that
+    user's orders (another user's order is a 404).
+
+    Every path that locks an order and its payments takes the order first.
+    """
+    order = await queries.lock_order(conn, order_id=order_id, user_id=owner_id)
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
 async def change_status(
     conn: asyncpg.Connection,
     order_id: int,
@@ -64,35 +88,49 @@ async def change_status(
     reason: str = "",
     owner_id: int | None = None,
 ) -> StatusChange:
-    """Move an order to `to_status`, in the caller's transaction or a new one.
+    """Lock an order and move it to `to_status`, in the caller's transaction or a new one.
 
-    Locks the order, refuses a transition the machine does not allow (409 `invalid_transition`),
-    records the history row, puts the stock back on cancellation (with inventory ledger rows)
-    and writes the outbox message the workers act on. `owner_id` limits it to that user's orders
-    (another user's order is a 404); `actor_id` is who asked (None for the system).
+    `owner_id` limits it to that user's orders (another user's order is a 404); `actor_id` is
+    who asked (None for the system). See `change_locked` for the rest.
     """
     async with atomic(conn):
-        order = await queries.lock_order(conn, order_id=order_id, user_id=owner_id)
-        if order is None:
-            raise NotFound("No such order.")
-        current = order["status"]
-        if not can_change(current, to_status):
-            raise InvalidTransition(f"An order that is {current} cannot become {to_status}.")
-        await queries.set_order_status(
-            conn,
-            order_id=order_id,
-            from_status=current,
-            to_status=to_status,
-            actor_id=actor_id,
-            reason=reason,
+        order = await lock(conn, order_id, owner_id=owner_id)
+        return await change_locked(conn, order, to_status, actor_id=actor_id, reason=reason)
+
+
+async def change_locked(
+    conn: asyncpg.Connection,
+    order: asyncpg.Record,
+    to_status: str,
+    *,
+    actor_id: int | None,
+    reason: str = "",
+) -> StatusChange:
+    """Move an order the caller's transaction has locked (`lock`) to `to_status`.
+
+    Refuses a transition the machine does not allow (409 `invalid_transition`) before writing
+    anything, so the caller's transaction may go on after it. Otherwise records the history
+    row, puts the stock back on cancellation (with inventory ledger rows) and writes the outbox
+    message the workers act on.
+    """
+    order_id, current = order["id"], order["status"]
+    if not can_change(current, to_status):
+        raise InvalidTransition(f"An order that is {current} cannot become {to_status}.")
+    await queries.set_order_status(
+        conn,
+        order_id=order_id,
+        from_status=current,
+        to_status=to_status,
+        actor_id=actor_id,
+        reason=reason,
+    )
+    if to_status == CANCELLED:
+        await queries.restock_order(
+            conn, order_id=order_id, actor_id=actor_id, reason="cancellation"
         )
-        if to_status == CANCELLED:
-            await queries.restock_order(
-                conn, order_id=order_id, actor_id=actor_id, reason="cancellation"
-            )
-        message = _message(order_id, current, to_status)
-        if message is not None:
-            await outbox.publish(conn, *message)
+    message = _message(order_id, current, to_status)
+    if message is not None:
+        await outbox.publish(conn, *message)
     return StatusChange(order_id, order["user_id"], current, to_status)
 
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 import asyncpg
 
 from .. import outbox, topics
-from ..db import atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, queries
 from ..errors import Conflict, NotFound, Unprocessable, ValidationFailed
-from ..schemas.common import MAX_MONEY
 from . import order_status
-from .cart import insufficient_stock, product_unavailable, shortage
+from .limits import MAX_MONEY
+from .stock_errors import insufficient_stock, product_unavailable, shortage
 
 
 class TooManyPendingOrders(Conflict):
@@ -80,13 +80,16 @@ async def place_order(
             currency=currency,
             delivery_address=delivery_address,
             notes=notes,
+            # The one outbox row not written by outbox.publish: the statement writes it beside
+            # the order (whose id it needs) in the one round trip made while the stock locks
+            # are held. Same topic and tasks as publish would write.
             topic=topics.ORDER_PLACED,
             tasks=outbox.task_names(topics.ORDER_PLACED, {}),
         )
 
 
 async def get_order(
-    conn: asyncpg.Connection | asyncpg.Pool, *, order_id: int, user_id: int | None
+    conn: Queryable, *, order_id: int, user_id: int | None
 ) -> asyncpg.Record:
     """One order with its items; `user_id` None for any user's (admin)."""
     row = await queries.order_detail(conn, order_id=order_id, user_id=user_id)
@@ -96,7 +99,7 @@ async def get_order(
 
 
 async def list_orders(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Queryable,
     *,
     user_id: int,
     status: str | None,
@@ -116,15 +119,16 @@ async def list_orders(
     return rows, total
 
 
-async def cancel_order(pool: asyncpg.Pool, *, order_id: int, user_id: int) -> asyncpg.Record:
+async def cancel_order(
+    conn: asyncpg.Connection, *, order_id: int, user_id: int
+) -> asyncpg.Record:
     """The customer cancels one of their orders (pending, paid or processing)."""
-    async with pool.acquire() as conn:
-        await order_status.change_status(
-            conn,
-            order_id,
-            order_status.CANCELLED,
-            actor_id=user_id,
-            owner_id=user_id,
-            reason="Cancelled by the customer.",
-        )
-        return await get_order(conn, order_id=order_id, user_id=user_id)
+    await order_status.change_status(
+        conn,
+        order_id,
+        order_status.CANCELLED,
+        actor_id=user_id,
+        owner_id=user_id,
+        reason="Cancelled by the customer.",
+    )
+    return await get_order(conn, order_id=order_id, user_id=user_id)

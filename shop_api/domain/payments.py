@@ -14,6 +14,12 @@ redelivers or a worker's crash leaves behind, by two means (Brandur Leach's "ato
 The gateway is called outside every transaction; what it answered is then recorded, and the
 order moved, in one short transaction. The locks are taken order first, then payment, the
 order every other path (payment request, cancellation) keeps.
+
+Whether an order may be paid is the order state machine's to say (`order_status.payable`, and
+`change_locked` refusing a charged order that may no longer become paid). What fails a payment
+whose gateway keeps failing is one counter, `payments.attempts` (gateway charge calls, so a
+database outage spends none): a worker's message retries bound how long one message lives, and
+running out of them fails nothing (the outbox sends the request again).
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from dataclasses import dataclass
 import asyncpg
 
 from .. import outbox, topics
-from ..db import atomic, fetch_all, queries, retry_while_unavailable
-from ..errors import Conflict, NotFound
+from ..db import Queryable, atomic, fetch_all, queries, retry_while_unavailable
+from ..errors import Conflict
 from ..gateway import ChargeResult, PaymentGateway, TransientGatewayError, charge_key, refund_key
 from ..outbox import TaskRef
 from . import order_status
+from .order_status import PAYMENT_FAILED, PAYMENT_PENDING, PAYMENT_SUCCEEDED
 
 log = logging.getLogger("shop_api.payments")
 
@@ -58,10 +65,8 @@ async def request_payment(
 ) -> asyncpg.Record:
     """Record a pending payment of a pending order and ask a worker to settle it."""
     async with atomic(conn):
-        order = await queries.lock_order(conn, order_id=order_id, user_id=user_id)
-        if order is None:
-            raise NotFound("No such order.")
-        if order["status"] != order_status.PENDING:
+        order = await order_status.lock(conn, order_id, owner_id=user_id)
+        if not order_status.payable(order["status"]):
             raise OrderNotPayable(
                 f"Only pending orders can be paid; this one is {order['status']}."
             )
@@ -142,15 +147,15 @@ async def _begin_charge(
         if order_id is None:
             await outbox.complete(conn, task)
             return None
-        order = await queries.lock_order(conn, order_id=order_id, user_id=None)
+        order = await order_status.lock(conn, order_id)
         payment = await queries.lock_payment(conn, id=payment_id, lease_seconds=lease_seconds)
-        if payment["status"] != "pending":
+        if payment["status"] != PAYMENT_PENDING:
             await outbox.complete(conn, task)  # a copy of a message already acted on
             return None
         in_flight = payment["charge_started_at"] is not None
         if in_flight and not payment["charge_lease_expired"]:
             raise PaymentInFlight(f"payment {payment_id} is being charged by another attempt")
-        if order["status"] != order_status.PENDING:
+        if not order_status.payable(order["status"]):
             # Cancelled (or paid offline) before the charge: nothing is charged.
             refusal: str | None = NOT_PAYABLE
         elif payment["attempts"] >= max_attempts:
@@ -172,23 +177,23 @@ async def record_charge(
 ) -> str | None:
     """Record the gateway's answer and move the order; returns the payment's new status.
 
-    A charge the order cannot keep (cancelled meanwhile, or already paid by another payment) is
-    recorded as what it is, a success, and refunded.
+    A charge the order cannot keep (cancelled meanwhile, or already paid by another payment: the
+    state machine refuses to make it paid) is recorded as what it is, a success, and refunded.
     """
     async with atomic(conn):
         order_id = await queries.payment_order_id(conn, id=payment_id)
-        order = await queries.lock_order(conn, order_id=order_id, user_id=None)
+        order = await order_status.lock(conn, order_id)
         payment = await queries.lock_payment(
             conn, id=payment_id, lease_seconds=DEFAULT_LEASE_SECONDS
         )
         # A payment recorded failed can still turn out charged (a late answer): the truth wins.
-        recordable = payment["status"] == "pending" or (
-            payment["status"] == "failed" and result.succeeded
+        recordable = payment["status"] == PAYMENT_PENDING or (
+            payment["status"] == PAYMENT_FAILED and result.succeeded
         )
         if not recordable:
             await outbox.complete(conn, task)
             return None
-        status = "succeeded" if result.succeeded else "failed"
+        status = PAYMENT_SUCCEEDED if result.succeeded else PAYMENT_FAILED
         await queries.settle_payment(
             conn,
             id=payment_id,
@@ -199,22 +204,26 @@ async def record_charge(
         if not result.succeeded:
             if result.failure_reason != NOT_PAYABLE:
                 await outbox.publish(conn, topics.PAYMENT_FAILED, {"payment_id": payment_id})
-        elif order["status"] == order_status.PENDING:
-            await order_status.change_status(
-                conn, order_id, order_status.PAID,
-                actor_id=None, reason=f"payment {payment_id} succeeded",
-            )
-            await outbox.publish(
-                conn, topics.PAYMENT_SUCCEEDED, {"payment_id": payment_id, "order_id": order_id}
-            )
         else:
-            log.warning("payment %s succeeded for %s order %s; refunding",
-                        payment_id, order["status"], order_id)
-            await outbox.publish(
-                conn, topics.REFUND_DUE, {"payment_id": payment_id, "order_id": order_id}
-            )
+            await _keep_or_refund(conn, order, payment_id)
         await outbox.complete(conn, task)
     return status
+
+
+async def _keep_or_refund(conn: asyncpg.Connection, order: asyncpg.Record, payment_id: int
+                          ) -> None:
+    """A charge succeeded: the locked order becomes paid, or, if it may not, the charge is due
+    back. The state machine refuses before writing anything, so the transaction goes on."""
+    topic = topics.PAYMENT_SUCCEEDED
+    try:
+        await order_status.change_locked(
+            conn, order, order_status.PAID, actor_id=None, reason=f"payment {payment_id} succeeded"
+        )
+    except order_status.InvalidTransition:
+        log.warning("payment %s succeeded for %s order %s; refunding",
+                    payment_id, order["status"], order["id"])
+        topic = topics.REFUND_DUE
+    await outbox.publish(conn, topic, {"payment_id": payment_id, "order_id": order["id"]})
 
 
 async def refund_payment(
@@ -228,7 +237,7 @@ async def refund_payment(
     """Give a succeeded payment's money back, once; returns whether this call refunded it."""
     async with pool.acquire() as conn, conn.transaction():
         payment = await queries.lock_payment(conn, id=payment_id, lease_seconds=lease_seconds)
-        if payment is None or payment["status"] != "succeeded":
+        if payment is None or payment["status"] != PAYMENT_SUCCEEDED:
             await outbox.complete(conn, task)
             return False
         in_flight = payment["refund_started_at"] is not None
@@ -277,7 +286,7 @@ async def refund_order(
 
 
 async def reconcile(
-    conn: asyncpg.Connection,
+    conn: Queryable,
     *,
     older_than_seconds: float = 300,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,

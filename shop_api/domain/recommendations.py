@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, queries
 from ..errors import NotFound
 
 
@@ -33,7 +33,7 @@ async def rebuild(conn: asyncpg.Connection) -> int:
         return await queries.count_recommendations(conn)
 
 
-async def for_product(conn: asyncpg.Connection | asyncpg.Pool, product_id: int) -> list:
+async def for_product(conn: Queryable, product_id: int) -> list:
     """Up to 10 active products to show beside an active one (404 for any other)."""
     rows = await fetch_all(queries.product_recommendations(conn, product_id=product_id))
     if not rows and not await queries.product_is_active(conn, product_id=product_id):

@@ -46,11 +46,12 @@ TAG = "Admin"
 )
 async def get_dashboard(request: web.Request) -> web.Response:
     settings = request.app[settings_key]
-    body = await dashboard.figures(
-        request.app[db_pool_key],
-        low_stock_threshold=settings.low_stock_threshold,
-        currency=settings.default_currency,
-    )
+    async with request.app[db_pool_key].acquire() as conn:
+        body = await dashboard.figures(
+            conn,
+            low_stock_threshold=settings.low_stock_threshold,
+            currency=settings.default_currency,
+        )
     return json_response(body)
 
 
@@ -138,13 +139,14 @@ async def list_orders(request: web.Request, query: dict) -> web.Response:
 async def change_order_status(
     request: web.Request, user: asyncpg.Record, order_id: int, body: dict
 ) -> web.Response:
-    row = await admin.change_order_status(
-        request.app[db_pool_key],
-        order_id=order_id,
-        to_status=body["status"],
-        admin_id=user["id"],
-        reason=body["reason"],
-    )
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await admin.change_order_status(
+            conn,
+            order_id=order_id,
+            to_status=body["status"],
+            admin_id=user["id"],
+            reason=body["reason"],
+        )
     return json_response(admin_order_out(row))
 
 

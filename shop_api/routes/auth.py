@@ -109,9 +109,8 @@ async def refresh(request: web.Request) -> web.Response:
         token = body.get("refresh_token", token)
     if token is None:
         raise Unauthorized("A refresh token is required.")
-    pair = await accounts.refresh(
-        request.app[db_pool_key], request.app[settings_key], token=token
-    )
+    async with request.app[db_pool_key].acquire() as conn:
+        pair = await accounts.refresh(conn, request.app[settings_key], token=token)
     return json_response(pair.as_dict())
 
 

@@ -53,12 +53,10 @@ async def get_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
     errors=(404, 409),
 )
 async def add_item(request: web.Request, user: asyncpg.Record, body: dict) -> web.Response:
-    row = await cart.add_item(
-        request.app[db_pool_key],
-        user_id=user["id"],
-        product_id=body["product_id"],
-        quantity=body["quantity"],
-    )
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await cart.add_item(
+            conn, user_id=user["id"], product_id=body["product_id"], quantity=body["quantity"]
+        )
     return _answer(request, row, status=201)
 
 
@@ -78,9 +76,10 @@ async def add_item(request: web.Request, user: asyncpg.Record, body: dict) -> we
 async def update_item(
     request: web.Request, user: asyncpg.Record, item_id: int, body: dict
 ) -> web.Response:
-    row = await cart.set_quantity(
-        request.app[db_pool_key], user_id=user["id"], item_id=item_id, quantity=body["quantity"]
-    )
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await cart.set_quantity(
+            conn, user_id=user["id"], item_id=item_id, quantity=body["quantity"]
+        )
     return _answer(request, row)
 
 
@@ -92,7 +91,8 @@ async def update_item(
     response=CartOut,
 )
 async def remove_item(request: web.Request, user: asyncpg.Record, item_id: int) -> web.Response:
-    row = await cart.remove_item(request.app[db_pool_key], user_id=user["id"], item_id=item_id)
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await cart.remove_item(conn, user_id=user["id"], item_id=item_id)
     return _answer(request, row)
 
 
@@ -100,5 +100,6 @@ async def remove_item(request: web.Request, user: asyncpg.Record, item_id: int) 
 @routes.delete("/api/cart/")
 @endpoint(summary="Empty your cart", tag=TAG, access=USER, status=204)
 async def clear_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
-    await cart.clear(request.app[db_pool_key], user_id=user["id"])
+    async with request.app[db_pool_key].acquire() as conn:
+        await cart.clear(conn, user_id=user["id"])
     return web.Response(status=204)

@@ -93,7 +93,6 @@ async def get_order(request: web.Request, user: asyncpg.Record, order_id: int) -
     errors=(409,),
 )
 async def cancel_order(request: web.Request, user: asyncpg.Record, order_id: int) -> web.Response:
-    row = await orders.cancel_order(
-        request.app[db_pool_key], order_id=order_id, user_id=user["id"]
-    )
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await orders.cancel_order(conn, order_id=order_id, user_id=user["id"])
     return json_response(order_out(row))

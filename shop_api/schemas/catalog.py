@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from ..domain.limits import MAX_STOCK
 from .common import (
     MAX_ID,
     MAX_SEARCH_LENGTH,
@@ -21,9 +22,6 @@ from .common import (
 )
 
 SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
-# The products_stock_limit constraint (0012): half the integer column, so that stock plus an
-# adjustment or a restock never overflows before the constraint answers 409 `stock_limit`.
-MAX_STOCK = 1_000_000_000
 
 # `?category=` takes an id or a slug; generated category slugs are never all digits.
 _CATEGORY_REF = re.compile(r"^([0-9]{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")

@@ -10,10 +10,10 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from ..domain.limits import MAX_MONEY
 from ..errors import MAX_FIELD_ERRORS
 
 MAX_ID = 2**63 - 1
-MAX_MONEY = Decimal("9999999999.99")  # numeric(12,2)
 MAX_SEARCH_LENGTH = 200
 
 

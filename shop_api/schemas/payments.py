@@ -2,9 +2,8 @@
 
 from marshmallow import Schema, fields, validate
 
+from ..domain.order_status import PAYMENT_STATUSES
 from .common import Id, MoneyOutput, StrictSchema
-
-PAYMENT_STATUSES = ["pending", "succeeded", "failed", "refunded"]
 
 
 class PaymentIn(StrictSchema):
