@@ -240,20 +240,14 @@ def category_out(row: Any) -> dict:
 
 
 def product_out(row: Any) -> dict:
-    """A product row of sql/products.sql (category and rating columns joined in)."""
-    category = None
-    if row["category_id"] is not None:
-        category = {
-            "id": row["category_id"],
-            "name": row["category_name"],
-            "slug": row["category_slug"],
-        }
+    """A product row of sql/products.sql: category_* columns joined in, rating_* its summary."""
+    has_category = row["category_id"] is not None
     return shaped(
         ProductOut,
         row,
         in_stock=row["stock_quantity"] > 0,
-        category=category,
-        rating={"average": row["rating_average"], "count": row["rating_count"]},
+        category=shaped(CategoryRefOut, row, "category_") if has_category else None,
+        rating=shaped(RatingOut, row, "rating_"),
     )
 
 

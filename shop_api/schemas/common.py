@@ -245,9 +245,9 @@ def shaped(schema: type[Schema], row: Mapping[str, Any], prefix: str = "", **giv
     each field read from the row's column of that name (after `prefix`) unless `given`.
 
     The values are the row's own: json_response writes them (money as Decimal strings, times
-    as ISO 8601) as the schema documents them. Dumping with the schema gave the same bytes at
-    ten times the cost: 1.0-1.5 ms for a page of 20 products, against ~0.1 ms for these dicts
-    (25 us more than the hand-written ones they replace).
+    as ISO 8601) as the schema documents them. Measured on a page of 20 products (same bytes
+    each way): hand-written dicts took 45-65 us, these 105-155 us, marshmallow's dump of the
+    schema 0.7-1.0 ms.
     """
     return {
         name: given[name] if name in given else row[column]
