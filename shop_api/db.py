@@ -37,6 +37,15 @@ async def fetch_all(rows: AsyncIterator[Any]) -> list[Any]:
     return [row async for row in rows]
 
 
+async def fetch_page(rows: AsyncIterator[Any], *, key: str = "id") -> tuple[list[Any], int]:
+    """The rows and the total of a page query (`SELECT totals.total, page.* ...`, shaped as
+    list_products in sql/products.sql): it answers one row at least, whose `key` is NULL when
+    the page is past the end, so the total comes with any page."""
+    found = await fetch_all(rows)
+    total = found[0]["total"] if found else 0
+    return [row for row in found if row[key] is not None], total
+
+
 async def init_connection(conn: asyncpg.Connection) -> None:
     """What every connection needs before its first query (the pool's `init`; the CLI calls it
     on its one connection): json and jsonb as Python values."""

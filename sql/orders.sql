@@ -78,25 +78,33 @@ SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.deli
    AND (:user_id::bigint IS NULL OR o.user_id = :user_id);
 
 -- name: orders_page
--- A page of a user's orders, newest first, each with its items: the page is picked first through
--- orders_user_newest_idx, then only its rows (at most per_page) read their items.
-WITH page AS (
+-- A page of a user's orders, newest first, each with its items and payment, and how many match,
+-- in one statement shaped as list_products (a page past the end is one row: the total, NULL
+-- id). The page is picked through orders_user_newest_idx, and only its rows (at most per_page)
+-- read their items and payment; the count reads the same index.
+-- Re-measured when the count_orders twin was folded in (EXPLAIN ANALYZE, 203,000 orders, a
+-- customer with 3,000, on a busy 2-CPU machine; medians, page + count before, one statement
+-- after): each half keeps the plan it had alone, an Index Only Scan for the count and the
+-- Limit of an Index Scan for the page, both on orders_user_newest_idx. 3,000 orders, page 1:
+-- 1.6 ms before, 2.1 after; page 100: 22 and 16 ms; a customer with 2 orders: 0.5 and 0.6 ms.
+-- One round trip and one plan fewer a request.
+WITH matching AS NOT MATERIALIZED (
     SELECT id, status, subtotal, total_amount, currency, delivery_address, notes,
            created_at, updated_at
       FROM orders
      WHERE user_id = :user_id
        AND (:status::text IS NULL OR status = :status)
-     ORDER BY created_at DESC, id DESC
-     LIMIT :limit OFFSET :offset
 )
-SELECT page.*, order_items_json(page.id) AS items, order_payment_json(page.id) AS payment
-  FROM page
+SELECT totals.total, page.*,
+       order_items_json(page.id) AS items, order_payment_json(page.id) AS payment
+  FROM (SELECT count(*) AS total FROM matching) AS totals
+  LEFT JOIN LATERAL (
+        SELECT *
+          FROM matching
+         ORDER BY created_at DESC, id DESC
+         LIMIT :limit::integer OFFSET :offset::bigint
+  ) AS page ON true
  ORDER BY page.created_at DESC, page.id DESC;
-
--- name: count_orders$
-SELECT count(*) FROM orders
- WHERE user_id = :user_id
-   AND (:status::text IS NULL OR status = :status);
 
 -- name: lock_order^
 -- The order row, locked for a status change; user_id NULL locks any user's order.

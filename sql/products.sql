@@ -52,8 +52,7 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
                END AS total) AS totals
   LEFT JOIN LATERAL (
         SELECT m.id, m.name, m.slug, m.description, m.price, m.currency, m.stock_quantity,
-               m.sku, m.image_url, m.category_id, m.rating_count,
-               round(m.rating_sum::numeric / nullif(m.rating_count, 0), 2) AS rating_average,
+               m.sku, m.image_url, m.category_id, m.rating_count, m.rating_average,
                m.created_at, m.updated_at,
                CASE WHEN :sort::text = 'relevance'
                     THEN ts_rank(m.search_vector, product_search_query(:search::text))
@@ -83,17 +82,17 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
 -- NULL review columns when it has none; no row at all when there is no such active product.
 SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
        p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
-       p.rating_count,
-       round(p.rating_sum::numeric / nullif(p.rating_count, 0), 2) AS rating_average,
-       p.created_at, p.updated_at,
-       r.id AS review_id, r.user_id AS review_user_id, r.user_full_name AS review_user_full_name,
+       p.rating_count, p.rating_average, p.created_at, p.updated_at,
+       -- Each review as sql/reviews.sql reads one.
+       r.id AS review_id, r.product_id AS review_product_id, r."user" AS review_user,
        r.rating AS review_rating, r.title AS review_title, r.comment AS review_comment,
        r.verified_purchase AS review_verified_purchase, r.created_at AS review_created_at
   FROM products p
   LEFT JOIN categories c ON c.id = p.category_id
   LEFT JOIN LATERAL (
-        SELECT rv.id, rv.user_id, u.full_name AS user_full_name, rv.rating, rv.title,
-               rv.comment, rv.verified_purchase, rv.created_at
+        SELECT rv.id, rv.product_id,
+               json_build_object('id', rv.user_id, 'full_name', u.full_name) AS "user",
+               rv.rating, rv.title, rv.comment, rv.verified_purchase, rv.created_at
           FROM reviews rv
           JOIN users u ON u.id = rv.user_id
          WHERE rv.product_id = p.id
@@ -125,9 +124,7 @@ WITH inserted AS (
 )
 SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
        p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
-       p.rating_count,
-       round(p.rating_sum::numeric / nullif(p.rating_count, 0), 2) AS rating_average,
-       p.created_at, p.updated_at
+       p.rating_count, p.rating_average, p.created_at, p.updated_at
   FROM inserted p
   LEFT JOIN categories c ON c.id = p.category_id;
 
@@ -153,9 +150,7 @@ WITH updated AS (
 )
 SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
        p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
-       p.rating_count,
-       round(p.rating_sum::numeric / nullif(p.rating_count, 0), 2) AS rating_average,
-       p.created_at, p.updated_at
+       p.rating_count, p.rating_average, p.created_at, p.updated_at
   FROM updated p
   LEFT JOIN categories c ON c.id = p.category_id;
 

@@ -77,8 +77,7 @@ WITH target AS (
 )
 SELECT m.id, m.name, m.slug, m.description, m.price, m.currency, m.stock_quantity, m.sku,
        m.image_url, m.category_id, c.name AS category_name, c.slug AS category_slug,
-       m.rating_count, round(m.rating_sum::numeric / nullif(m.rating_count, 0), 2) AS rating_average,
-       m.created_at, m.updated_at
+       m.rating_count, m.rating_average, m.created_at, m.updated_at
   FROM ranked
   JOIN products m ON m.id = ranked.id AND m.is_active
   LEFT JOIN categories c ON c.id = m.category_id

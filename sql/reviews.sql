@@ -22,8 +22,9 @@ WITH inserted AS (
            AND o.status IN ('paid', 'processing', 'shipped', 'delivered')))
     RETURNING id, product_id, user_id, rating, title, comment, verified_purchase, created_at
 )
-SELECT r.id, r.product_id, r.user_id, u.full_name AS user_full_name, r.rating, r.title,
-       r.comment, r.verified_purchase, r.created_at
+SELECT r.id, r.product_id,
+       json_build_object('id', r.user_id, 'full_name', u.full_name) AS "user", r.rating,
+       r.title, r.comment, r.verified_purchase, r.created_at
   FROM inserted r
   JOIN users u ON u.id = r.user_id;
 
@@ -34,8 +35,9 @@ SELECT totals.total, page.*
   FROM products p
  CROSS JOIN LATERAL (SELECT count(*) AS total FROM reviews WHERE product_id = p.id) AS totals
   LEFT JOIN LATERAL (
-        SELECT r.id, r.product_id, r.user_id, u.full_name AS user_full_name, r.rating,
-               r.title, r.comment, r.verified_purchase, r.created_at
+        SELECT r.id, r.product_id,
+               json_build_object('id', r.user_id, 'full_name', u.full_name) AS "user",
+               r.rating, r.title, r.comment, r.verified_purchase, r.created_at
           FROM reviews r
           JOIN users u ON u.id = r.user_id
          WHERE r.product_id = p.id

@@ -31,7 +31,7 @@ from ..schemas.admin import (
     UsersQuery,
 )
 from ..schemas.catalog import MAX_STOCK
-from ..schemas.common import ascii_integer
+from ..schemas.common import ascii_integer, page_count
 from . import charts, sessions
 from .guard import admin_page, safe_next, see_other
 from .middleware import readable_errors
@@ -52,8 +52,7 @@ def _query(schema: Schema, request: web.Request) -> dict[str, Any]:
 
 
 def _pager(request: web.Request, query: Mapping[str, Any], total: int) -> dict[str, Any]:
-    page, per_page = query["page"], query["per_page"]
-    pages = (total + per_page - 1) // per_page
+    page, pages = query["page"], page_count(total, query["per_page"])
 
     def url(number: int) -> str:
         return str(request.rel_url.update_query(page=number))
@@ -113,8 +112,8 @@ async def orders_page(request: web.Request, session: sessions.Session) -> web.Re
         request.config_dict[db_pool_key],
         user_id=query.get("user_id"),
         status=query.get("status"),
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
     orders = [
         {**row, "item_count": sum(item["quantity"] for item in row["items"])} for row in rows
@@ -199,8 +198,8 @@ async def inventory_page(request: web.Request, session: sessions.Session) -> web
         low_stock=query.get("low_stock"),
         search=query.get("search"),
         threshold=threshold,
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
     return await render(
         request,
@@ -300,8 +299,8 @@ async def users_page(request: web.Request, session: sessions.Session) -> web.Res
         search=query.get("search"),
         role=query.get("role"),
         is_active=query.get("is_active"),
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
     return await render(
         request,

@@ -6,7 +6,7 @@ import re
 
 import asyncpg
 
-from ..db import Queryable, fetch_all, queries
+from ..db import Queryable, fetch_page, queries
 from ..errors import Conflict, NotFound
 from . import order_status
 
@@ -27,15 +27,19 @@ async def list_users(
     search: str | None,
     role: str | None,
     is_active: bool | None,
-    page: int,
-    per_page: int,
+    limit: int,
+    offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
-    filters = {"pattern": contains_pattern(search), "role": role, "is_active": is_active}
-    rows = await fetch_all(
-        queries.admin_users_page(conn, **filters, limit=per_page, offset=(page - 1) * per_page)
+    return await fetch_page(
+        queries.admin_users_page(
+            conn,
+            pattern=contains_pattern(search),
+            role=role,
+            is_active=is_active,
+            limit=limit,
+            offset=offset,
+        )
     )
-    total = await queries.admin_count_users(conn, **filters)
-    return rows, total
 
 
 async def toggle_user_status(
@@ -73,20 +77,14 @@ async def list_orders(
     *,
     user_id: int | None,
     status: str | None,
-    page: int,
-    per_page: int,
+    limit: int,
+    offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await fetch_all(
+    return await fetch_page(
         queries.admin_orders_page(
-            conn,
-            user_id=user_id,
-            status=status,
-            limit=per_page,
-            offset=(page - 1) * per_page,
+            conn, user_id=user_id, status=status, limit=limit, offset=offset
         )
     )
-    total = await queries.admin_count_orders(conn, user_id=user_id, status=status)
-    return rows, total
 
 
 async def change_order_status(

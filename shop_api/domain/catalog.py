@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from ..db import Queryable, atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, fetch_page, queries
 from ..errors import NotFound, ValidationFailed
 from .inventory import change_stock
 
@@ -98,7 +98,7 @@ async def _insert_with_free_slug(
 
 
 async def list_products(
-    conn: Queryable, filters: ProductFilters, *, page: int, per_page: int
+    conn: Queryable, filters: ProductFilters, *, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     """One page of active products and how many match in all."""
     category_id = category_slug_ = None
@@ -107,7 +107,7 @@ async def list_products(
             category_id = int(filters.category)
         else:
             category_slug_ = filters.category
-    rows = await fetch_all(
+    return await fetch_page(
         queries.list_products(
             conn,
             category_id=category_id,
@@ -117,13 +117,10 @@ async def list_products(
             in_stock=filters.in_stock,
             search=filters.search_text(),
             sort=filters.effective_sort(),
-            limit=per_page,
-            offset=(page - 1) * per_page,
+            limit=limit,
+            offset=offset,
         )
     )
-    # Always one row at least: the total, beside a NULL product when the page is empty.
-    total = rows[0]["total"] if rows else 0
-    return [row for row in rows if row["id"] is not None], total
 
 
 async def get_product(
@@ -264,12 +261,10 @@ async def create_category(
 
 
 async def list_reviews(
-    conn: Queryable, product_id: int, *, page: int, per_page: int
+    conn: Queryable, product_id: int, *, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await fetch_all(
-        queries.list_reviews(
-            conn, product_id=product_id, limit=per_page, offset=(page - 1) * per_page
-        )
+        queries.list_reviews(conn, product_id=product_id, limit=limit, offset=offset)
     )
     if not rows:
         raise NotFound("No such product.")

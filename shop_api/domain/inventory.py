@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import Queryable, atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_page, queries
 from ..errors import NotFound
 from .admin import contains_pattern
 from .stock_errors import insufficient_stock, shortage
@@ -18,15 +18,20 @@ async def list_stock(
     low_stock: bool | None,
     search: str | None,
     threshold: int,
-    page: int,
-    per_page: int,
+    limit: int,
+    offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
-    filters = {"low_stock": low_stock, "pattern": contains_pattern(search), "threshold": threshold}
-    rows = await fetch_all(
-        queries.inventory_page(conn, **filters, limit=per_page, offset=(page - 1) * per_page)
+    return await fetch_page(
+        queries.inventory_page(
+            conn,
+            low_stock=low_stock,
+            pattern=contains_pattern(search),
+            threshold=threshold,
+            limit=limit,
+            offset=offset,
+        ),
+        key="product_id",
     )
-    total = await queries.inventory_count(conn, **filters)
-    return rows, total
 
 
 async def change_stock(

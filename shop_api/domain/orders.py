@@ -7,7 +7,7 @@ from decimal import Decimal
 import asyncpg
 
 from .. import outbox, topics
-from ..db import Queryable, atomic, fetch_all, queries
+from ..db import Queryable, atomic, fetch_all, fetch_page, queries
 from ..errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from . import order_status
 from .limits import MAX_MONEY
@@ -103,20 +103,12 @@ async def list_orders(
     *,
     user_id: int,
     status: str | None,
-    page: int,
-    per_page: int,
+    limit: int,
+    offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await fetch_all(
-        queries.orders_page(
-            conn,
-            user_id=user_id,
-            status=status,
-            limit=per_page,
-            offset=(page - 1) * per_page,
-        )
+    return await fetch_page(
+        queries.orders_page(conn, user_id=user_id, status=status, limit=limit, offset=offset)
     )
-    total = await queries.count_orders(conn, user_id=user_id, status=status)
-    return rows, total
 
 
 async def cancel_order(

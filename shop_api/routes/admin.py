@@ -22,6 +22,7 @@ from ..schemas.admin import (
     UserPage,
     UsersQuery,
     admin_order_out,
+    inventory_out,
 )
 from ..schemas.common import page_body
 from ..schemas.users import UserOut, user_out
@@ -70,8 +71,8 @@ async def list_users(request: web.Request, query: dict) -> web.Response:
         search=query.get("search"),
         role=query.get("role"),
         is_active=query.get("is_active"),
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
     return json_response(page_body([user_out(row) for row in rows], query, total))
 
@@ -113,8 +114,8 @@ async def list_orders(request: web.Request, query: dict) -> web.Response:
         request.app[db_pool_key],
         user_id=query.get("user_id"),
         status=query.get("status"),
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
     return json_response(page_body([admin_order_out(row) for row in rows], query, total))
 
@@ -169,10 +170,10 @@ async def list_inventory(request: web.Request, query: dict) -> web.Response:
         low_stock=query.get("low_stock"),
         search=query.get("search"),
         threshold=request.app[settings_key].low_stock_threshold,
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
-    return json_response(page_body([dict(row) for row in rows], query, total))
+    return json_response(page_body([inventory_out(row) for row in rows], query, total))
 
 
 @routes.put(r"/api/admin/inventory/{product_id:\d+}")
@@ -207,4 +208,4 @@ async def change_stock(
             adjustment=body.get("adjustment"),
             reason=body.get("reason"),
         )
-    return json_response(dict(row))
+    return json_response(inventory_out(row))

@@ -66,8 +66,8 @@ async def list_orders(request: web.Request, user: asyncpg.Record, query: dict) -
         request.app[db_pool_key],
         user_id=user["id"],
         status=query.get("status"),
-        page=query["page"],
-        per_page=query["per_page"],
+        limit=query["limit"],
+        offset=query["offset"],
     )
     return json_response(page_body([order_out(row) for row in rows], query, total))
 

@@ -28,7 +28,7 @@ from ..schemas.catalog import (
     product_out,
     review_out,
 )
-from ..schemas.common import page_body
+from ..schemas.common import PAGING_KEYS, page_body
 
 routes = web.RouteTableDef()
 TAG = "Products"
@@ -48,11 +48,14 @@ TAG = "Products"
     response=ProductPage,
 )
 async def list_products(request: web.Request, query: dict) -> web.Response:
-    paging = {"page": query.pop("page"), "per_page": query.pop("per_page")}
+    filters = {key: value for key, value in query.items() if key not in PAGING_KEYS}
     rows, total = await catalog.list_products(
-        request.app[db_pool_key], catalog.ProductFilters(**query), **paging
+        request.app[db_pool_key],
+        catalog.ProductFilters(**filters),
+        limit=query["limit"],
+        offset=query["offset"],
     )
-    return json_response(page_body([product_out(row) for row in rows], paging, total))
+    return json_response(page_body([product_out(row) for row in rows], query, total))
 
 
 @routes.post("/api/products")
@@ -179,7 +182,7 @@ async def create_category(request: web.Request, body: dict) -> web.Response:
 )
 async def list_reviews(request: web.Request, product_id: int, query: dict) -> web.Response:
     rows, total = await catalog.list_reviews(
-        request.app[db_pool_key], product_id, page=query["page"], per_page=query["per_page"]
+        request.app[db_pool_key], product_id, limit=query["limit"], offset=query["offset"]
     )
     return json_response(page_body([review_out(row) for row in rows], query, total))
 

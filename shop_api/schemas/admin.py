@@ -17,6 +17,7 @@ from .common import (
     QueryFlag,
     StrictSchema,
     page_of,
+    shaped,
 )
 from .orders import OrderOut, OrdersQuery, order_out
 from .users import ROLES, UserOut
@@ -140,7 +141,8 @@ class OrderStatusIn(StrictSchema):
 
 
 def admin_order_out(row) -> dict:
-    return {**order_out(row), "user": row["owner"]}
+    # `owner`, as the admin pages' templates call the customer.
+    return order_out(row, AdminOrderOut, user=row["owner"])
 
 
 # -- inventory ------------------------------------------------------------------------------
@@ -166,6 +168,10 @@ class InventoryOut(Schema):
 
 
 InventoryPage = page_of(InventoryOut, "InventoryPage")
+
+
+def inventory_out(row) -> dict:
+    return shaped(InventoryOut, row)
 
 
 class InventoryUpdateIn(StrictSchema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .common import Id, MoneyOutput, StrictSchema
+from .common import Id, MoneyOutput, StrictSchema, shaped
 
 # cart_items.quantity is an integer column; more than the stock is refused anyway (409).
 MAX_QUANTITY = 2**31 - 1
@@ -55,10 +55,5 @@ class CartOut(Schema):
 
 
 def cart_out(row, currency: str) -> dict:
-    return {
-        "id": row["id"],
-        "items": row["items"],
-        "item_count": row["item_count"],
-        "subtotal": row["subtotal"],
-        "currency": currency,
-    }
+    """A cart_view row (sql/cart.sql builds the items' JSON) in the shop's currency."""
+    return shaped(CartOut, row, currency=currency)

@@ -19,6 +19,7 @@ from .common import (
     QueryFlag,
     StrictSchema,
     page_of,
+    shaped,
 )
 
 SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
@@ -233,52 +234,22 @@ ReviewQuery = PaginationQuery
 
 
 def category_out(row: Any) -> dict:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "slug": row["slug"],
-        "parent_id": row["parent_id"],
-        "description": row["description"],
-    }
+    return shaped(CategoryOut, row)
 
 
 def product_out(row: Any) -> dict:
-    """A product row of sql/products.sql (category and rating columns joined in)."""
-    category = None
-    if row["category_id"] is not None:
-        category = {
-            "id": row["category_id"],
-            "name": row["category_name"],
-            "slug": row["category_slug"],
-        }
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "slug": row["slug"],
-        "description": row["description"],
-        "price": row["price"],
-        "currency": row["currency"],
-        "stock_quantity": row["stock_quantity"],
-        "in_stock": row["stock_quantity"] > 0,
-        "sku": row["sku"],
-        "image_url": row["image_url"],
-        "category": category,
-        "rating": {"average": row["rating_average"], "count": row["rating_count"]},
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+    """A product row of sql/products.sql: category_* columns joined in, rating_* its summary."""
+    has_category = row["category_id"] is not None
+    return shaped(
+        ProductOut,
+        row,
+        in_stock=row["stock_quantity"] > 0,
+        category=shaped(CategoryRefOut, row, "category_") if has_category else None,
+        rating=shaped(RatingOut, row, "rating_"),
+    )
 
 
 def review_out(row: Any, prefix: str = "") -> dict:
-    """A review row; with prefix="review_", the review columns of a product-detail row."""
-    return {
-        "id": row[f"{prefix}id"],
-        # A detail row is the product's own row: its id is the product id.
-        "product_id": row["id"] if prefix else row["product_id"],
-        "user": {"id": row[f"{prefix}user_id"], "full_name": row[f"{prefix}user_full_name"]},
-        "rating": row[f"{prefix}rating"],
-        "title": row[f"{prefix}title"],
-        "comment": row[f"{prefix}comment"],
-        "verified_purchase": row[f"{prefix}verified_purchase"],
-        "created_at": row[f"{prefix}created_at"],
-    }
+    """A review row of sql/reviews.sql (its `user` built as JSON); with prefix="review_", the
+    review columns of a product-detail row."""
+    return shaped(ReviewOut, row, prefix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..domain.order_status import STATUSES
-from .common import MoneyOutput, NonBlank, PaginationQuery, StrictSchema, page_of
+from .common import MoneyOutput, NonBlank, PaginationQuery, StrictSchema, page_of, shaped
 
 
 class CheckoutIn(StrictSchema):
@@ -54,18 +54,7 @@ class OrderOut(Schema):
 OrderPage = page_of(OrderOut, "OrderPage")
 
 
-def order_out(row) -> dict:
-    return {
-        "id": row["id"],
-        "status": row["status"],
-        "items": row["items"],
-        "subtotal": row["subtotal"],
-        "total_amount": row["total_amount"],
-        "currency": row["currency"],
-        "delivery_address": row["delivery_address"],
-        "notes": row["notes"],
-        # A just-placed order has no payment yet (and its query reads none).
-        "payment": row.get("payment"),
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-    }
+def order_out(row, schema: type[Schema] = OrderOut, **given) -> dict:
+    """An order row (sql/orders.sql builds its items' and payment's JSON)."""
+    # A just-placed order has no payment yet (and its query reads none).
+    return shaped(schema, row, payment=row.get("payment"), **given)

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from ..domain.order_status import PAYMENT_STATUSES
-from .common import Id, MoneyOutput, StrictSchema
+from .common import Id, MoneyOutput, StrictSchema, shaped
 
 
 class PaymentIn(StrictSchema):
@@ -27,13 +27,4 @@ class PaymentOut(Schema):
 
 
 def payment_out(row) -> dict:
-    return {
-        "id": row["id"],
-        "order_id": row["order_id"],
-        "amount": row["amount"],
-        "currency": row["currency"],
-        "status": row["status"],
-        "failure_reason": row["failure_reason"],
-        "created_at": row["created_at"],
-        "settled_at": row["settled_at"],
-    }
+    return shaped(PaymentOut, row)

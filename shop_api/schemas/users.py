@@ -7,7 +7,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..security.passwords import MAX_PASSWORD_BYTES
-from .common import StrictSchema
+from .common import StrictSchema, shaped
 
 ROLES = ("customer", "admin")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -131,11 +131,4 @@ class LoginOut(TokenPairOut):
 
 
 def user_out(row) -> dict:
-    return {
-        "id": row["id"],
-        "email": row["email"],
-        "full_name": row["full_name"],
-        "role": row["role"],
-        "is_active": row["is_active"],
-        "created_at": row["created_at"],
-    }
+    return shaped(UserOut, row)
