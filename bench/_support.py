@@ -37,7 +37,7 @@ def describe(label: str, samples: list[float]) -> str:
 def start_services(name: str) -> tuple[dict[str, str], list]:
     """The environment for the processes under test: DATABASE_URL / REDIS_URL when set, else
     embedded servers under .data/bench-* (returned, to be stopped)."""
-    from shop_api.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
+    from shop_api.ops.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
 
     env = dict(os.environ)
     started: list = []
@@ -61,7 +61,7 @@ async def fresh_bench_database(database_url: str) -> None:
     """
     import asyncpg
 
-    from shop_api.migrate import apply_migrations
+    from shop_api.ops.migrate import apply_migrations
 
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")

@@ -99,7 +99,7 @@ SELECT id, NULL, 'pending', created_at FROM orders
 
 async def prepare_database(database_url: str, *, products: int, orders: int) -> None:
     from shop_api.domain.accounts import create_admin
-    from shop_api.seed import seed_demo, seed_synthetic_products
+    from shop_api.ops.seed import seed_demo, seed_synthetic_products
     from shop_api.settings import Settings
 
     await fresh_bench_database(database_url)
@@ -221,7 +221,7 @@ def main() -> None:
             SESSION_COOKIE_SECURE="false",
         )
         processes.append(subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "shop_api.cli", "serve", "--port", str(args.port)],
+            [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)],
             env=env,
             cwd=ROOT,
         ))

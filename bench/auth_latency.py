@@ -83,11 +83,11 @@ def main() -> None:
         RATE_LIMIT_ADDRESS="100000",
         LOG_LEVEL="WARNING",
     )
-    from shop_api.migrate import apply_migrations
+    from shop_api.ops.migrate import apply_migrations
 
     apply_migrations(env["DATABASE_URL"])
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "shop_api.cli", "serve", "--port", str(args.port)], env=env
+        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)], env=env
     )
     try:
         print(f"one web process, BCRYPT_ROUNDS={args.rounds}, {os.cpu_count()} CPUs")

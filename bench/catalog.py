@@ -92,7 +92,7 @@ async def prepare_database(database_url: str, products: int) -> list[int]:
     """A fresh bench database with `products` active products; returns some of their ids."""
     import asyncpg
 
-    from shop_api.seed import seed_demo, seed_synthetic_products
+    from shop_api.ops.seed import seed_demo, seed_synthetic_products
     from shop_api.settings import Settings
 
     await fresh_bench_database(database_url)
@@ -249,7 +249,7 @@ def main() -> None:
 
         env.update(LOG_LEVEL="WARNING")
         server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "shop_api.cli", "serve", "--port", str(args.port)], env=env
+            [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)], env=env
         )
         processes.append(server)
         base = f"http://127.0.0.1:{args.port}"

@@ -147,11 +147,11 @@ async def verify(conn: asyncpg.Connection, *, hot: bool, buyers: int) -> str:
 
 async def trace_checkout(database_url: str, settings: Settings) -> None:
     """Run keyed checkouts in this process and print the statements of a warm one."""
-    from shop_api import idempotency
     from shop_api.db import create_pool
     from shop_api.domain import orders
-    from shop_api.jsonio import json_response
-    from shop_api.schemas.orders import order_out
+    from shop_api.web import idempotency
+    from shop_api.web.jsonio import json_response
+    from shop_api.web.schemas.orders import order_out
 
     statements: list[tuple[str, float]] = []
 
@@ -254,7 +254,7 @@ def main() -> None:
         RELAY_IN_WEB="false",
     )
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "shop_api.cli", "serve", "--port", str(args.port)],
+        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)],
         env=env,
         cwd=ROOT,
     )

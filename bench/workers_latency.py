@@ -105,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env, started = start_services("shop_bench_workers")
-    from shop_api.migrate import apply_migrations
+    from shop_api.ops.migrate import apply_migrations
 
     apply_migrations(env["DATABASE_URL"])
     products = asyncio.run(prepare(env["DATABASE_URL"], args.orders))
@@ -119,9 +119,9 @@ def main() -> None:
     )
     python = sys.executable
     processes = [
-        subprocess.Popen([python, "-m", "shop_api.cli", "serve", "--port", str(args.port)], env=env),  # noqa: S603, E501
+        subprocess.Popen([python, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)], env=env),  # noqa: S603, E501
         subprocess.Popen([python, "-m", "dramatiq", "workers", "--processes", "1", "--threads", "4"], env=env),  # noqa: S603, E501
-        subprocess.Popen([python, "-m", "shop_api.cli", "relay"], env=env),  # noqa: S603
+        subprocess.Popen([python, "-m", "shop_api.ops.cli", "relay"], env=env),  # noqa: S603
     ]
     try:
         time.sleep(2)  # the worker boots its pool and starts consuming

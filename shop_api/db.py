@@ -13,7 +13,7 @@ import aiosql
 import asyncpg
 import orjson
 
-from .outages import is_dependency_down
+from shop_api.outages import is_dependency_down
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 

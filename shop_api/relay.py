@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import asyncpg
 import dramatiq
 
-from .db import create_pool, fetch_all, queries
-from .events import Task, tasks_for
-from .outages import DEPENDENCY_DOWN
-from .settings import Settings
+from shop_api.db import create_pool, fetch_all, queries
+from shop_api.domain.events import Task, tasks_for
+from shop_api.outages import DEPENDENCY_DOWN
+from shop_api.settings import Settings
 
 log = logging.getLogger("shop_api.relay")
 
@@ -146,9 +146,9 @@ async def run_relay(
 async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
     """The periodic jobs: re-drive payments stuck in pending, purge expired idempotency keys,
     cancel unpaid orders past their payment timeout."""
-    from . import idempotency_keys
-    from .domain.order_expiry import expire_unpaid_orders
-    from .domain.payments import reconcile
+    from shop_api.domain import idempotency_keys
+    from shop_api.domain.order_expiry import expire_unpaid_orders
+    from shop_api.domain.payments import reconcile
 
     while True:
         try:
@@ -172,8 +172,8 @@ async def run_maintenance(pool: asyncpg.Pool, settings: Settings) -> None:
 
 async def run_relay_process(settings: Settings) -> None:
     """`shop-api relay`: the relay and the periodic jobs, until SIGINT or SIGTERM."""
-    from .broker import create_broker
-    from .shutdown import close_pool, stop_broker, stop_task
+    from shop_api.broker import create_broker
+    from shop_api.shutdown import close_pool, stop_broker, stop_task
 
     pool = await create_pool(settings.database_url, min_size=1, max_size=3)
     broker = create_broker(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client_address import IPNetwork, parse_networks
+from shop_api.client_address import IPNetwork, parse_networks
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 

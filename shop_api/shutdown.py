@@ -8,7 +8,7 @@ import logging
 import asyncpg
 import dramatiq
 
-from .broker import close_broker
+from shop_api.broker import close_broker
 
 log = logging.getLogger("shop_api.shutdown")
 

@@ -1,4 +1,4 @@
--- The sandbox payment gateway's own records (shop_api/gateway.py). Each statement is one
+-- The sandbox payment gateway's own records (shop_api/domain/gateway.py). Each statement is one
 -- request to the gateway, idempotent on its key.
 
 -- name: sandbox_charge^

@@ -18,10 +18,10 @@ import redis
 from factories import TEST_BCRYPT_ROUNDS, Account, create_account
 from faults import private_postgres, private_redis, running_postgres, running_redis  # noqa: F401
 
-from shop_api.app import create_app
-from shop_api.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
-from shop_api.migrate import apply_migrations
+from shop_api.ops.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
+from shop_api.ops.migrate import apply_migrations
 from shop_api.settings import Settings
+from shop_api.web.app import create_app
 
 
 @dataclass(frozen=True)

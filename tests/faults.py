@@ -28,7 +28,7 @@ import psycopg2
 import pytest
 import redis
 
-from shop_api.migrate import apply_migrations
+from shop_api.ops.migrate import apply_migrations
 
 DATABASE = "shop"
 START_TIMEOUT = 30.0

@@ -23,7 +23,7 @@ ADMIN_ROUTES = [
 
 
 def test_the_list_covers_every_admin_route():
-    from shop_api.routes.admin import routes
+    from shop_api.web.routes.admin import routes
 
     declared = {(route.method, re.sub(r"\{\w+:[^}]+\}", "1", route.path)) for route in routes}
     assert declared == {(method, path) for method, path, _ in ADMIN_ROUTES}
@@ -221,7 +221,7 @@ async def test_setting_the_same_state_twice_at_once_changes_it_once(client, db, 
     import asyncio
 
     from shop_api.domain.admin import set_user_active
-    from shop_api.keys import db_pool_key
+    from shop_api.web.keys import db_pool_key
 
     target = await create_account(db, "twice@example.com", client=client)
     pool = client.server.app[db_pool_key]

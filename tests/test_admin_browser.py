@@ -15,7 +15,7 @@ import pytest
 from factories import TEST_PASSWORD, create_order, create_product, create_user, stock_of
 from playwright.async_api import async_playwright, expect
 
-from shop_api.app import create_app
+from shop_api.web.app import create_app
 
 CHROMIUM_ARGS = [
     "--headless",

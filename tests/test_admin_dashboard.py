@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from factories import create_account, create_product, move_through, place_order
 
-from shop_api.app import create_app
+from shop_api.web.app import create_app
 
 REVENUE_STATUSES = {"paid", "processing", "shipped", "delivered"}
 

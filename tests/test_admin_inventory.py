@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from factories import assert_problem, create_account, create_product, fill_cart, stock_of
 
-from shop_api.schemas.catalog import MAX_STOCK
+from shop_api.web.schemas.catalog import MAX_STOCK
 
 
 async def ledger(db) -> list[tuple]:

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from factories import assert_problem, create_account, create_product, move, place_order, stock_of
 
-from shop_api import events
+from shop_api.domain import events
 from shop_api.domain.order_status import STATUSES, TRANSITIONS
 
 

@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from factories import PROBLEM, TEST_PASSWORD, create_order, create_product, create_user, stock_of
 
-from shop_api.admin_web import charts
-from shop_api.admin_web.guard import safe_next
-from shop_api.admin_web.sessions import LOGIN_COOKIE, SESSION_COOKIE
-from shop_api.app import create_app
 from shop_api.settings import Settings
+from shop_api.web.admin import charts
+from shop_api.web.admin.guard import safe_next
+from shop_api.web.admin.sessions import LOGIN_COOKIE, SESSION_COOKIE
+from shop_api.web.app import create_app
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 

@@ -262,7 +262,7 @@ async def test_me_requires_a_bearer_token(client):
 async def _client_with(aiohttp_client, settings, **overrides):
     import dataclasses
 
-    from shop_api.app import create_app
+    from shop_api.web.app import create_app
 
     return await aiohttp_client(create_app(dataclasses.replace(settings, **overrides)))
 

@@ -758,7 +758,7 @@ async def test_every_filter_combination_and_sort_matches_a_reference(client, db)
 
 
 async def test_the_unfiltered_total_follows_creates_deletes_and_bulk_loads(client, db, admin):
-    from shop_api.seed import seed_synthetic_products
+    from shop_api.ops.seed import seed_synthetic_products
 
     async def total() -> int:
         return (await (await client.get("/api/products")).json())["total"]

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from shop_api.seed import DEMO_LOGINS, SeedError, seed_demo, seed_synthetic_products
+from shop_api.ops.seed import DEMO_LOGINS, SeedError, seed_demo, seed_synthetic_products
 
 SNAPSHOT = """
 SELECT (SELECT count(*) FROM categories) AS categories,

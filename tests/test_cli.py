@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from shop_api.cli import main
+from shop_api.ops.cli import main
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.async_api import async_playwright, expect
 from test_admin_browser import CHROMIUM, CHROMIUM_ARGS, pytestmark  # noqa: F401 - the skip
 
-from shop_api.app import create_app
+from shop_api.web.app import create_app
 
 WAIT_MS = 20_000  # a 1.4 MB script to parse on a busy machine
 

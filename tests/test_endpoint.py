@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from factories import create_account
 
-from shop_api.app import create_app
-from shop_api.endpoint import PUBLIC, USER, endpoint
-from shop_api.jsonio import json_response
+from shop_api.web.app import create_app
+from shop_api.web.endpoint import PUBLIC, USER, endpoint
+from shop_api.web.jsonio import json_response
 
 
 async def test_a_handler_that_declares_conn_gets_a_pool_connection(aiohttp_client, db, settings):

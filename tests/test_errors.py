@@ -7,7 +7,7 @@ import dataclasses
 from aiohttp import web
 from factories import PROBLEM, assert_problem
 
-from shop_api.app import create_app
+from shop_api.web.app import create_app
 
 
 async def test_unknown_route_is_a_problem_404(client):
@@ -128,7 +128,7 @@ async def test_route_table_module_has_no_app_import():
 
 
 def test_web_app_key_types():
-    from shop_api import keys
+    from shop_api.web import keys
 
     assert all(isinstance(value, web.AppKey) for name, value in vars(keys).items()
                if name.endswith("_key"))

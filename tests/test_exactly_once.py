@@ -24,11 +24,11 @@ from factories import create_account, create_buyers, create_product, place_order
 from faults import PrivatePostgres
 from smtp_server import SmtpServer
 
-from shop_api.app import create_app
 from shop_api.broker import create_broker
 from shop_api.db import create_pool
 from shop_api.outages import DEPENDENCY_DOWN
 from shop_api.relay import Redelivery, broker_dispatch, relay_batch
+from shop_api.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT_SECONDS = 60

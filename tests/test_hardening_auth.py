@@ -22,10 +22,10 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from factories import PROBLEM, TEST_PASSWORD, create_account, create_user
 
-from shop_api.app import create_app
 from shop_api.client_address import client_address
 from shop_api.security import tokens
 from shop_api.security.email_key import email_key
+from shop_api.web.app import create_app
 
 
 async def _client_with(aiohttp_client, settings, **overrides):
@@ -368,7 +368,7 @@ async def test_login_and_register_fail_open_without_redis(aiohttp_client, settin
         rate_limit_login=1,
         rate_limit_address=1,
     )
-    with caplog.at_level(logging.WARNING, logger="shop_api.ratelimit"):
+    with caplog.at_level(logging.WARNING, logger="shop_api.web.ratelimit"):
         registered = await client.post(
             "/api/auth/register", json={"email": "open@example.com", "password": "s3cret-pass"}
         )

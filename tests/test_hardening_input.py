@@ -26,8 +26,8 @@ from factories import (
 )
 from test_admin_web import sign_in
 
-from shop_api.app import create_app
-from shop_api.schemas.catalog import MAX_STOCK
+from shop_api.web.app import create_app
+from shop_api.web.schemas.catalog import MAX_STOCK
 
 ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 

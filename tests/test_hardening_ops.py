@@ -21,7 +21,7 @@ from factories import (
 )
 from test_admin_web import sign_in
 
-from shop_api.app import create_app
+from shop_api.web.app import create_app
 
 LOAD_CLIENTS = 6
 

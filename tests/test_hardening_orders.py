@@ -18,9 +18,9 @@ from factories import (
     stock_of,
 )
 
-from shop_api.cli import main
 from shop_api.db import create_pool
 from shop_api.domain.order_expiry import expire_unpaid_orders
+from shop_api.ops.cli import main
 from shop_api.relay import run_maintenance
 from shop_api.settings import Settings, SettingsError
 

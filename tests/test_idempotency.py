@@ -17,8 +17,8 @@ from factories import (
     stock_of,
 )
 
-from shop_api import idempotency_keys
-from shop_api.keys import db_pool_key
+from shop_api.domain import idempotency_keys
+from shop_api.web.keys import db_pool_key
 
 
 async def test_a_retry_replays_the_first_answer(client, db, settings):
@@ -227,7 +227,7 @@ def test_fingerprint_ignores_key_order_but_not_values():
 
 def test_the_key_storage_imports_no_web_code():
     # The relay's maintenance purges keys; the storage half must not drag aiohttp in with it.
-    probe = "import sys, shop_api.idempotency_keys; print('aiohttp' in sys.modules)"
+    probe = "import sys, shop_api.domain.idempotency_keys; print('aiohttp' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"

@@ -15,7 +15,7 @@ from factories import (
 )
 
 from shop_api.domain import order_status
-from shop_api.keys import db_pool_key
+from shop_api.web.keys import db_pool_key
 
 
 async def snapshot(db) -> dict:

@@ -34,7 +34,7 @@ def _schemathesis() -> list[str]:
 
 
 async def test_fuzz_every_documented_route(aiohttp_server, settings, db, tmp_path):
-    from shop_api.app import create_app
+    from shop_api.web.app import create_app
 
     server = await aiohttp_server(create_app(settings))
     base = f"http://{server.host}:{server.port}"

@@ -25,9 +25,9 @@ from aiohttp import web
 from factories import checkout, create_account, create_buyers, create_product, fill_cart
 from faults import free_port
 
-from shop_api.app import create_app
-from shop_api.keys import outbox_wake_key
 from shop_api.settings import Settings, SettingsError
+from shop_api.web.app import create_app
+from shop_api.web.keys import outbox_wake_key
 
 SHUTDOWN_TIMEOUT = 5
 # How long after SIGTERM the process may take: the shutdown timeout, then closing everything.
@@ -38,7 +38,7 @@ FAST_BUYERS, LOCKED_BUYERS = 30, 10
 SERVER = (
     "import faulthandler, signal, sys; "
     "faulthandler.register(signal.SIGUSR1, all_threads=True); "
-    "from shop_api.cli import main; main(['serve'])"
+    "from shop_api.ops.cli import main; main(['serve'])"
 )
 
 

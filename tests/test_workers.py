@@ -15,10 +15,10 @@ import pytest
 from factories import assert_problem, create_account, create_product, fill_cart, place_order
 from smtp_server import SmtpServer
 
-from shop_api import outbox
 from shop_api.broker import create_broker
 from shop_api.db import create_pool
-from shop_api.events import tasks_for
+from shop_api.domain import outbox
+from shop_api.domain.events import tasks_for
 from shop_api.relay import broker_dispatch, relay_batch
 
 WAIT_SECONDS = 15
@@ -488,7 +488,7 @@ async def test_an_order_cancelled_before_settlement_is_never_charged(
 
 async def test_a_charge_that_lands_after_cancellation_is_refunded(client, db, settings, pool):
     from shop_api.domain import payments
-    from shop_api.gateway import SandboxGateway, charge_key, refund_key
+    from shop_api.domain.gateway import SandboxGateway, charge_key, refund_key
 
     gateway = SandboxGateway(pool)
     buyer, _, order = await _place_order(client, db, settings)
@@ -520,7 +520,7 @@ async def test_a_charge_that_lands_after_cancellation_is_refunded(client, db, se
 
 async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settings, pool):
     from shop_api.domain import payments
-    from shop_api.gateway import TransientGatewayError
+    from shop_api.domain.gateway import TransientGatewayError
 
     class Unreachable:
         """A provider that times out on every charge and has no record of any key."""
@@ -552,7 +552,7 @@ async def test_a_gateway_that_never_answers_fails_the_payment(client, db, settin
 
 async def test_exhausted_attempts_record_the_charge_the_gateway_made(client, db, settings, pool):
     from shop_api.domain import payments
-    from shop_api.gateway import SandboxGateway, TransientGatewayError
+    from shop_api.domain.gateway import SandboxGateway, TransientGatewayError
 
     class LostAnswers(SandboxGateway):
         """Charges, then loses every answer on the way back."""
@@ -575,7 +575,7 @@ async def test_exhausted_attempts_record_the_charge_the_gateway_made(client, db,
 
 async def test_a_second_successful_charge_of_an_order_is_refunded(client, db, settings, pool):
     from shop_api.domain import payments
-    from shop_api.gateway import ChargeResult, SandboxGateway
+    from shop_api.domain.gateway import ChargeResult, SandboxGateway
 
     buyer, _, order = await _place_order(client, db, settings)
     first = await _pay(client, buyer, order["id"], "tok_visa")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from shop_api import events
-from shop_api.domain import emails
+from shop_api.domain import emails, events
 
 from .resources import resources, task_of
 

@@ -6,9 +6,8 @@ import logging
 
 import dramatiq
 
-from shop_api import events
-from shop_api.domain import payments
-from shop_api.gateway import GatewayRefused, TransientGatewayError
+from shop_api.domain import events, payments
+from shop_api.domain.gateway import GatewayRefused, TransientGatewayError
 from shop_api.outages import is_dependency_down
 
 from .resources import resources, task_of

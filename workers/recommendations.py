@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dramatiq
 
-from shop_api import events, outbox
-from shop_api.domain import recommendations
+from shop_api.domain import events, outbox, recommendations
 
 from .resources import resources, task_of
 

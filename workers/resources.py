@@ -14,8 +14,8 @@ import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 
 from shop_api.db import create_pool
-from shop_api.gateway import PaymentGateway, get_gateway
-from shop_api.outbox import TaskRef
+from shop_api.domain.gateway import PaymentGateway, get_gateway
+from shop_api.domain.outbox import TaskRef
 from shop_api.settings import Settings
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from .. import outbox, topics
-from ..db import Queryable, queries
-from ..errors import ApiError, Unauthorized, ValidationFailed
-from ..security import tokens
-from ..security.email_key import email_key
-from ..security.passwords import hash_password, verify_password
-from ..settings import Settings
+from shop_api.db import Queryable, queries
+from shop_api.domain import outbox, topics
+from shop_api.errors import ApiError, Unauthorized, ValidationFailed
+from shop_api.security import tokens
+from shop_api.security.email_key import email_key
+from shop_api.security.passwords import hash_password, verify_password
+from shop_api.settings import Settings
 
 
 class InvalidCredentials(ApiError):

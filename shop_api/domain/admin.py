@@ -6,9 +6,9 @@ import re
 
 import asyncpg
 
-from ..db import Queryable, fetch_page, queries
-from ..errors import Conflict, NotFound
-from . import order_status
+from shop_api.db import Queryable, fetch_page, queries
+from shop_api.domain import order_status
+from shop_api.errors import Conflict, NotFound
 
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 

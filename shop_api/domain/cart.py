@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from ..db import Queryable, atomic, queries
-from ..errors import NotFound
-from .stock_errors import insufficient_stock, product_unavailable, shortage
+from shop_api.db import Queryable, atomic, queries
+from shop_api.domain.stock_errors import insufficient_stock, product_unavailable, shortage
+from shop_api.errors import NotFound
 
 
 async def view(conn: Queryable, *, user_id: int) -> asyncpg.Record:

@@ -12,9 +12,9 @@ from typing import Any
 
 import asyncpg
 
-from ..db import Queryable, atomic, fetch_all, fetch_page, queries
-from ..errors import NotFound, ValidationFailed
-from .inventory import change_stock
+from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
+from shop_api.domain.inventory import change_stock
+from shop_api.errors import NotFound, ValidationFailed
 
 _SLUG_ATTEMPTS = 3
 _SPELLED_OUT = str.maketrans({

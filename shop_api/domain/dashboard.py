@@ -6,8 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from ..db import fetch_all, queries
-from .order_status import STATUSES
+from shop_api.db import fetch_all, queries
+from shop_api.domain.order_status import STATUSES
 
 TOP_PRODUCTS = 10
 LOW_STOCK_SHOWN = 20

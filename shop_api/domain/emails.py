@@ -7,10 +7,10 @@ from typing import Any
 
 import asyncpg
 
-from .. import mail, outbox
-from ..db import queries, retry_while_unavailable
-from ..outbox import TaskRef
-from ..settings import Settings
+from shop_api.db import queries, retry_while_unavailable
+from shop_api.domain import mail, outbox
+from shop_api.domain.outbox import TaskRef
+from shop_api.settings import Settings
 
 log = logging.getLogger("shop_api.emails")
 

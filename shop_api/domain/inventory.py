@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import Queryable, atomic, fetch_page, queries
-from ..errors import NotFound
-from .admin import contains_pattern
-from .stock_errors import insufficient_stock, shortage
+from shop_api.db import Queryable, atomic, fetch_page, queries
+from shop_api.domain.admin import contains_pattern
+from shop_api.domain.stock_errors import insufficient_stock, shortage
+from shop_api.errors import NotFound
 
 STOCK_COUNT_REASON = "Stock count."
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import queries
-from . import order_status
+from shop_api.db import queries
+from shop_api.domain import order_status
 
 PAYMENT_TIMEOUT = "payment_timeout"
 BATCH_SIZE = 100

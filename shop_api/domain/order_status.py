@@ -18,9 +18,9 @@ from typing import Any
 
 import asyncpg
 
-from .. import outbox, topics
-from ..db import atomic, queries
-from ..errors import Conflict, NotFound
+from shop_api.db import atomic, queries
+from shop_api.domain import outbox, topics
+from shop_api.errors import Conflict, NotFound
 
 PENDING, PAID, PROCESSING = "pending", "paid", "processing"
 SHIPPED, DELIVERED, CANCELLED = "shipped", "delivered", "cancelled"

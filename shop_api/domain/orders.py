@@ -6,12 +6,11 @@ from decimal import Decimal
 
 import asyncpg
 
-from .. import outbox, topics
-from ..db import Queryable, atomic, fetch_all, fetch_page, queries
-from ..errors import Conflict, NotFound, Unprocessable, ValidationFailed
-from . import order_status
-from .limits import MAX_MONEY
-from .stock_errors import insufficient_stock, product_unavailable, shortage
+from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
+from shop_api.domain import order_status, outbox, topics
+from shop_api.domain.limits import MAX_MONEY
+from shop_api.domain.stock_errors import insufficient_stock, product_unavailable, shortage
+from shop_api.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 
 
 class TooManyPendingOrders(Conflict):

@@ -29,13 +29,18 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from .. import outbox, topics
-from ..db import Queryable, atomic, fetch_all, queries, retry_while_unavailable
-from ..errors import Conflict
-from ..gateway import ChargeResult, PaymentGateway, TransientGatewayError, charge_key, refund_key
-from ..outbox import TaskRef
-from . import order_status
-from .order_status import PAYMENT_FAILED, PAYMENT_PENDING, PAYMENT_SUCCEEDED
+from shop_api.db import Queryable, atomic, fetch_all, queries, retry_while_unavailable
+from shop_api.domain import order_status, outbox, topics
+from shop_api.domain.gateway import (
+    ChargeResult,
+    PaymentGateway,
+    TransientGatewayError,
+    charge_key,
+    refund_key,
+)
+from shop_api.domain.order_status import PAYMENT_FAILED, PAYMENT_PENDING, PAYMENT_SUCCEEDED
+from shop_api.domain.outbox import TaskRef
+from shop_api.errors import Conflict
 
 log = logging.getLogger("shop_api.payments")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import Queryable, atomic, fetch_all, queries
-from ..errors import NotFound
+from shop_api.db import Queryable, atomic, fetch_all, queries
+from shop_api.errors import NotFound
 
 
 async def refresh_for_order(conn: asyncpg.Connection, order_id: int) -> None:

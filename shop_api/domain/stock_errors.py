@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..errors import Conflict
+from shop_api.errors import Conflict
 
 
 def shortage(product_id: int, requested: int, available: int) -> dict:

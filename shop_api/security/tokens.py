@@ -9,8 +9,8 @@ from typing import Any
 
 import jwt
 
-from ..errors import Unauthorized
-from ..settings import Settings
+from shop_api.errors import Unauthorized
+from shop_api.settings import Settings
 
 ALGORITHM = "HS256"
 ACCESS, REFRESH = "access", "refresh"

@@ -1,0 +1,2 @@
+"""Running the shop: the command line, embedded servers for development, migrations and
+seed data."""

@@ -1,0 +1,451 @@
+"""Sample data: a small, realistic shop for development, and synthetic products for load tests.
+
+    result = await seed_demo(conn, settings)          # `shop-api seed`, and `shop-api dev`
+    added = await seed_synthetic_products(conn, n)     # `shop-api seed --products N`
+
+Both take one asyncpg connection (not a pool): the demo shop is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from shop_api.db import fetch_all, queries
+from shop_api.domain.catalog import category_slug, slugify
+from shop_api.security.passwords import hash_password
+from shop_api.settings import Settings
+
+
+class SeedError(RuntimeError):
+    """Seeding refused to run; the message says why."""
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+    full_name: str
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What `seed_demo` did.
+
+    `created` is False when the catalog already had categories or products: then nothing was
+    written at all. `logins` lists the demo accounts present in the database, with the
+    password seeding gave them (an account that existed before keeps its own password).
+    """
+
+    created: bool
+    categories: int
+    products: int
+    reviews: int
+    logins: tuple[DemoLogin, ...]
+
+
+DEMO_LOGINS = (
+    DemoLogin("admin", "admin@example.com", "admin-demo-2026", "Demo Admin"),
+    DemoLogin("customer", "customer@example.com", "customer-demo-2026", "Casey Customer"),
+)
+
+# (name, description, [(name, sku prefix, description, [(name, price, stock, description)])])
+_CATALOG: list[tuple[str, str, list[tuple[str, str, str, list[tuple[str, str, int, str]]]]]] = [
+    ("Electronics", "Gadgets and gear for work, travel and play.", [
+        ("Audio", "AUD", "Headphones, speakers and everything that makes a sound.", [
+            ("Aurora Wireless Noise-Cancelling Headphones", "199.00", 34,
+             "Over-ear headphones with adaptive noise cancelling, 30 hours of battery and a "
+             "fold-flat design that fits the included hard case."),
+            ("Pulse Mini Bluetooth Speaker", "49.99", 120,
+             "A palm-sized waterproof speaker (IP67) with surprisingly deep bass and 12 hours "
+             "of playback."),
+            ("Studio Monitor Earbuds", "89.00", 0,
+             "In-ear monitors with dual drivers and detachable braided cables, tuned for a "
+             "flat, honest sound."),
+            ("Harbor Bookshelf Speakers (Pair)", "279.00", 12,
+             "Passive two-way speakers with walnut veneer cabinets and woven fibre woofers."),
+            ("Vinyl Turntable with Built-in Preamp", "159.00", 8,
+             "Belt-drive turntable with a switchable phono preamp, so it plugs straight into "
+             "powered speakers."),
+        ]),
+        ("Computers & Accessories", "CMP", "Keyboards, monitors and desk upgrades.", [
+            ("Mechanical Keyboard, Brown Switches", "119.00", 45,
+             "Tenkeyless mechanical keyboard with tactile brown switches, PBT keycaps and a "
+             "detachable USB-C cable."),
+            ("Ergonomic Wireless Mouse", "59.00", 80,
+             "A sculpted vertical mouse that keeps your wrist in a natural handshake position. "
+             "Pairs with three devices."),
+            ("27-inch 4K IPS Monitor", "349.99", 15,
+             "A 27-inch 4K display with factory-calibrated colour, USB-C power delivery and a "
+             "height-adjustable stand."),
+            ("USB-C Docking Station", "129.00", 0,
+             "One cable for power, two displays, Ethernet and five USB ports. Works with Mac "
+             "and Windows laptops."),
+            ("Aluminium Laptop Stand", "39.95", 150,
+             "Raises your laptop screen to eye level; folds flat and weighs under 300 grams."),
+        ]),
+        ("Phones & Wearables", "PHN", "Watches, trackers, cases and chargers.", [
+            ("Trailblazer GPS Sports Watch", "249.00", 22,
+             "Multi-sport GPS watch with heart-rate tracking, route navigation and up to 14 "
+             "days of battery."),
+            ("Slim Leather Phone Case", "29.00", 200,
+             "Full-grain leather case that develops a patina over time, with a microfibre "
+             "lining."),
+            ("15W Wireless Charging Pad", "24.99", 95,
+             "Fast wireless charger with a non-slip surface and a status light that dims at "
+             "night."),
+            ("Fitness Tracker Band", "69.00", 0,
+             "Tracks steps, sleep and heart rate; water resistant to 50 metres, with a week of "
+             "battery."),
+            ("Braided USB-C Cable, 2 m", "14.99", 300,
+             "A two-metre USB-C cable with a nylon braid rated for 10,000 bends."),
+        ]),
+    ]),
+    ("Home & Kitchen", "Cookware, coffee and things that make a house a home.", [
+        ("Cookware", "CKW", "Pans, pots and knives that last.", [
+            ("Cast Iron Skillet, 12-inch", "44.95", 60,
+             "Pre-seasoned cast iron skillet for searing, baking and campfire cooking. Gets "
+             "better with every use."),
+            ("Tri-Ply Stainless Steel Saucepan", "79.00", 25,
+             "A 2.5-litre saucepan with an aluminium core for even heating and a tight-fitting "
+             "lid."),
+            ("Enamelled Dutch Oven, 5.5 qt", "189.00", 9,
+             "Heavy enamelled cast iron for slow braises, stews and no-knead bread."),
+            ("Non-Stick Frying Pan Set", "59.99", 0,
+             "Two PFOA-free non-stick pans (20 and 28 cm) with stay-cool handles."),
+            ("Chef's Knife, 8-inch", "95.00", 30,
+             "A forged high-carbon steel chef's knife with a full tang and a pakkawood "
+             "handle."),
+        ]),
+        ("Coffee & Tea", "COF", "Brewing gear, beans and leaves.", [
+            ("Pour-Over Coffee Dripper", "24.00", 70,
+             "Ceramic cone dripper for a clean, bright cup. Fits most mugs and carafes."),
+            ("Burr Coffee Grinder", "139.00", 18,
+             "Conical steel burrs with 40 grind settings, from espresso fine to French press "
+             "coarse."),
+            ("Gooseneck Electric Kettle", "79.95", 26,
+             "Precise pouring and temperature control to the degree, with a hold-warm mode."),
+            ("Single-Origin Ethiopian Coffee Beans, 1 kg", "32.50", 0,
+             "Washed Yirgacheffe beans with notes of jasmine, lemon and black tea. Roasted "
+             "weekly."),
+            ("Loose Leaf Green Tea Sampler", "19.00", 85,
+             "Six Japanese and Chinese green teas, 50 grams each, with a brewing guide."),
+            ("French Press, 1 Litre", "34.00", 40,
+             "Borosilicate glass French press with a stainless steel double-screen filter."),
+        ]),
+        ("Home Decor", "DEC", "Textiles, lamps and finishing touches.", [
+            ("Linen Throw Pillow Cover", "22.00", 110,
+             "Stonewashed linen cover with a hidden zip; soft from the first day."),
+            ("Handwoven Wool Rug, 160 x 230 cm", "420.00", 4,
+             "A flat-woven rug of New Zealand wool in a subtle herringbone pattern."),
+            ("Ceramic Table Lamp", "89.00", 14,
+             "Hand-glazed ceramic base with a linen shade and a warm dimmable LED bulb."),
+            ("Oak Wall Shelf", "49.00", 0,
+             "Solid oak floating shelf, 60 cm, with hidden steel brackets."),
+            ("Scented Soy Candle, Cedar & Fig", "18.50", 140,
+             "Hand-poured soy wax candle with a cotton wick and about 50 hours of burn time."),
+        ]),
+    ]),
+    ("Clothing & Shoes", "Everyday clothes in honest materials.", [
+        ("Men's Clothing", "MEN", "Shirts, knitwear, jackets and trousers.", [
+            ("Merino Wool Crew Sweater", "98.00", 36,
+             "A fine-gauge merino sweater that is warm without bulk and never itchy."),
+            ("Organic Cotton Oxford Shirt", "64.00", 52,
+             "A classic button-down shirt in soft organic cotton oxford cloth."),
+            ("Slim Selvedge Denim Jeans", "129.00", 0,
+             "Raw 14 oz selvedge denim that fades to your own wear pattern."),
+            ("Waxed Canvas Field Jacket", "215.00", 11,
+             "Water-resistant waxed cotton jacket with four pockets and a corduroy collar."),
+            ("Everyday Chino Trousers", "69.00", 44,
+             "Stretch cotton chinos with a tapered leg, for the office or the weekend."),
+        ]),
+        ("Women's Clothing", "WMN", "Dresses, knitwear, denim and layers.", [
+            ("Cashmere Blend Cardigan", "118.00", 20,
+             "A soft cashmere and wool cardigan with mother-of-pearl buttons."),
+            ("Linen Wrap Dress", "89.00", 28,
+             "A breezy midi wrap dress in washed European linen, with pockets."),
+            ("High-Rise Straight Jeans", "99.00", 33,
+             "Rigid cotton denim with a high rise and a straight, ankle-length leg."),
+            ("Quilted Puffer Vest", "79.00", 0,
+             "A light quilted vest with recycled insulation that packs into its own pocket."),
+            ("Silk Button Blouse", "110.00", 16,
+             "A washable silk blouse with a relaxed fit and covered buttons."),
+        ]),
+        ("Shoes", "SHO", "Boots, sneakers and slippers.", [
+            ("Leather Chelsea Boots", "179.00", 19,
+             "Goodyear-welted Chelsea boots in oiled leather with elastic side panels."),
+            ("Everyday Canvas Sneakers", "55.00", 90,
+             "Low-top canvas sneakers with a vulcanised rubber sole and a cushioned insole."),
+            ("Trail Running Shoes", "135.00", 27,
+             "Grippy lugged outsole, rock plate and a breathable mesh upper for rough trails."),
+            ("Wool Slippers", "45.00", 0,
+             "Boiled wool slippers with a felt sole, warm and quiet on wooden floors."),
+            ("Waterproof Hiking Boots", "165.00", 13,
+             "Mid-height hiking boots with a waterproof membrane and a supportive heel."),
+        ]),
+    ]),
+    ("Sports & Outdoors", "Gear for the trail, the gym and the road.", [
+        ("Camping & Hiking", "HIK", "Tents, sleeping bags and trail essentials.", [
+            ("Two-Person Backpacking Tent", "299.00", 10,
+             "A freestanding tent that weighs 1.6 kg, pitches in three minutes and shrugs off "
+             "the rain."),
+            ("Down Sleeping Bag, -5 °C", "249.00", 7,
+             "Responsibly sourced 650-fill down in a mummy cut, comfortable to minus five."),
+            ("Insulated Water Bottle, 750 ml", "29.95", 180,
+             "Double-walled stainless steel keeps drinks cold for 24 hours or hot for 12."),
+            ("Headlamp, 400 Lumens", "34.00", 65,
+             "Rechargeable headlamp with a red night mode and a lock to save the battery."),
+            ("Ultralight Daypack, 20 L", "59.00", 0,
+             "A 20-litre daypack of ripstop nylon that folds into its own pocket."),
+        ]),
+        ("Fitness", "FIT", "Mats, weights and recovery tools.", [
+            ("Cork Yoga Mat", "68.00", 40,
+             "Natural cork on a rubber base: grippy when you sweat and easy to clean."),
+            ("Adjustable Dumbbells, Pair", "229.00", 6,
+             "Dial from 2 to 24 kg per hand; replaces fifteen pairs of dumbbells."),
+            ("Resistance Band Set", "25.00", 120,
+             "Five latex-free bands from light to extra heavy, with a door anchor and handles."),
+            ("Foam Roller", "29.00", 75,
+             "A firm textured foam roller for sore legs and tight backs after training."),
+            ("Speed Jump Rope", "15.00", 0,
+             "Ball-bearing handles and an adjustable steel cable for double-unders."),
+        ]),
+        ("Cycling", "CYC", "Helmets, lights and locks for the daily ride.", [
+            ("City Bike Helmet", "79.00", 30,
+             "A commuter helmet with an integrated rear light and a magnetic buckle."),
+            ("Rechargeable Bike Light Set", "45.00", 55,
+             "Front and rear USB-rechargeable lights, bright enough for unlit roads."),
+            ("Folding Bike Lock", "89.00", 21,
+             "Hardened steel plates that fold into a compact frame-mounted holster."),
+            ("Padded Cycling Shorts", "59.00", 0,
+             "Lycra shorts with a breathable chamois for long rides."),
+        ]),
+    ]),
+    ("Books", "Stories and know-how.", [
+        ("Fiction", "FIC", "Novels and short stories.", [
+            ("The Lighthouse Keeper's Daughter", "16.99", 48,
+             "A quiet, sweeping novel of a family and a lighthouse on a northern island."),
+            ("Winter in the Salt Marsh", "14.99", 35,
+             "A detective story set in a flooded coastal village during the coldest winter "
+             "in memory."),
+            ("The Cartographer's Last Map", "18.99", 0,
+             "An old mapmaker's final commission leads his apprentice across a changing "
+             "continent."),
+            ("Small Hours: Stories", "13.50", 22,
+             "Twelve short stories about the people who are awake while the city sleeps."),
+        ]),
+        ("Non-fiction", "NON", "Guides, cookbooks and handbooks.", [
+            ("A Field Guide to Backyard Birds", "24.99", 40,
+             "Illustrated guide to 200 common birds, with songs, nests and feeding tips."),
+            ("The Home Barista Handbook", "29.00", 25,
+             "Everything about coffee at home: beans, grinding, espresso and pour-over."),
+            ("Bread, Slowly: Sourdough at Home", "27.50", 0,
+             "Keep a starter alive and bake crusty sourdough loaves in a home oven."),
+            ("Running Your First Marathon", "19.99", 30,
+             "A sixteen-week plan, with advice on shoes, food and race-day nerves."),
+        ]),
+    ]),
+]
+
+# (sku, rating, title, comment): reviews by the demo customer.
+_REVIEWS = [
+    ("AUD-001", 5, "Silence on the train", "The noise cancelling is superb and they are "
+     "comfortable for hours."),
+    ("CKW-001", 5, "Will outlive me", "Heavy, even heat, and it really does get better with use."),
+    ("COF-002", 4, "Consistent grind", "Great for pour-over; a little loud in the morning."),
+    ("CMP-002", 3, "Takes getting used to", "My wrist thanks me, my aim took a week to adjust."),
+    ("HIK-003", 4, "Ice cold all day", "Kept water cold in the car on a hot day. Dents easily."),
+    ("FIC-001", 5, "Couldn't put it down", "Beautifully written; I read it in two evenings."),
+]
+
+
+async def seed_demo(conn: asyncpg.Connection, settings: Settings) -> SeedResult:
+    """Fill an empty catalog with a small, realistic shop and the demo accounts.
+
+    Writes a two-level tree of categories, about seventy products (a few out of stock), a
+    few reviews, and the accounts of `DEMO_LOGINS`, all in one transaction. When the catalog
+    already has categories or products it writes nothing, so running it again, or from two
+    processes at once, changes nothing. Refuses (`SeedError`) when `settings.is_production`:
+    the demo admin's password is published.
+    """
+    if settings.is_production:
+        raise SeedError("demo data has an admin with a published password: not in production")
+    # bcrypt takes a while at production cost: hash before taking the seeding lock.
+    password_hashes = {
+        login.email: await hash_password(login.password, settings.bcrypt_rounds)
+        for login in DEMO_LOGINS
+    }
+    async with conn.transaction():
+        await queries.lock_seeding(conn)
+        if not await queries.catalog_is_empty(conn):
+            return SeedResult(False, 0, 0, 0, await _present_logins(conn))
+        for login in DEMO_LOGINS:
+            await queries.insert_demo_user(
+                conn,
+                email=login.email,
+                password_hash=password_hashes[login.email],
+                full_name=login.full_name,
+                role=login.role,
+            )
+        categories, product_ids = await _write_catalog(conn, settings.default_currency)
+        reviews = await _write_reviews(conn, product_ids)
+        logins = await _present_logins(conn)
+    return SeedResult(True, categories, len(product_ids), reviews, logins)
+
+
+async def _present_logins(conn: asyncpg.Connection) -> tuple[DemoLogin, ...]:
+    rows = await fetch_all(
+        queries.find_demo_users(conn, emails=[login.email for login in DEMO_LOGINS])
+    )
+    present = {row["email"].lower() for row in rows}
+    return tuple(login for login in DEMO_LOGINS if login.email in present)
+
+
+async def _write_catalog(conn: asyncpg.Connection, currency: str) -> tuple[int, dict[str, int]]:
+    rng = random.Random(20261124)  # noqa: S311 - the same sample shop on every machine
+    now = datetime.now(UTC)
+    categories = 0
+    product_ids: dict[str, int] = {}
+    for name, description, children in _CATALOG:
+        parent_id = await queries.insert_seed_category(
+            conn, name=name, slug=category_slug(name), parent_id=None, description=description
+        )
+        categories += 1
+        for child_name, code, child_description, products in children:
+            child_id = await queries.insert_seed_category(
+                conn,
+                name=child_name,
+                slug=category_slug(child_name),
+                parent_id=parent_id,
+                description=child_description,
+            )
+            categories += 1
+            for number, (product_name, price, stock, product_description) in enumerate(
+                products, start=1
+            ):
+                sku = f"{code}-{number:03d}"
+                product_ids[sku] = await queries.insert_seed_product(
+                    conn,
+                    name=product_name,
+                    slug=slugify(product_name),
+                    description=product_description,
+                    price=Decimal(price),
+                    currency=currency,
+                    stock_quantity=stock,
+                    sku=sku,
+                    category_id=child_id,
+                    # Spread over half a year, so "newest" mixes the departments.
+                    created_at=now - timedelta(minutes=rng.randint(60, 180 * 24 * 60)),
+                )
+    return categories, product_ids
+
+
+async def _write_reviews(conn: asyncpg.Connection, product_ids: dict[str, int]) -> int:
+    customer_email = next(login.email for login in DEMO_LOGINS if login.role == "customer")
+    rows = await fetch_all(queries.find_demo_users(conn, emails=[customer_email]))
+    if not rows:
+        return 0
+    now = datetime.now(UTC)
+    for days_ago, (sku, rating, title, comment) in enumerate(_REVIEWS, start=1):
+        await queries.insert_seed_review(
+            conn,
+            product_id=product_ids[sku],
+            user_id=rows[0]["id"],
+            rating=rating,
+            title=title,
+            comment=comment,
+            created_at=now - timedelta(days=days_ago),
+        )
+    await queries.recount_ratings(conn)
+    return len(_REVIEWS)
+
+
+# -- synthetic products ---------------------------------------------------------------------
+
+_ADJECTIVES = (
+    "Classic", "Compact", "Deluxe", "Everyday", "Heritage", "Lightweight", "Modern", "Nordic",
+    "Premium", "Rugged", "Slim", "Smart", "Soft", "Sturdy", "Travel", "Urban", "Vintage",
+    "Weekend", "Wireless", "Handmade",
+)
+_MATERIALS = (
+    "Bamboo", "Canvas", "Ceramic", "Copper", "Cotton", "Glass", "Leather", "Linen", "Maple",
+    "Oak", "Steel", "Walnut", "Wool", "Cork", "Titanium",
+)
+_NOUNS = (
+    "Backpack", "Blanket", "Bottle", "Bowl", "Chair", "Clock", "Desk Lamp", "Headphones",
+    "Jacket", "Journal", "Kettle", "Knife", "Lantern", "Mug", "Notebook", "Pan", "Pillow",
+    "Planter", "Rug", "Scarf", "Shelf", "Sneakers", "Speaker", "Stool", "Tote Bag", "Tray",
+    "Vase", "Wallet", "Watch", "Teapot",
+)
+_FEATURES = (
+    "Built to last for years of daily use.",
+    "Designed in a small studio and made in limited runs.",
+    "Easy to clean and dishwasher safe.",
+    "Packs flat for travel and stores in a drawer.",
+    "Finished by hand, so no two are exactly alike.",
+    "Backed by a two-year warranty.",
+    "Ships in plastic-free recycled packaging.",
+    "A thoughtful gift for friends who have everything.",
+    "Pairs well with the rest of the collection.",
+    "Tested by our team for a full season before release.",
+    "Weather resistant for balconies and camping trips.",
+    "Available while stocks last.",
+)
+_SYNTHETIC_COLUMNS = (
+    "name", "slug", "description", "price", "stock_quantity", "sku", "category_id",
+    "created_at", "updated_at",
+)
+
+
+async def seed_synthetic_products(conn: asyncpg.Connection, count: int) -> int:
+    """Add `count` generated products ("Rugged Walnut Lantern") for load tests; returns count.
+
+    Rows go in through one COPY, which takes 100,000 products in a few seconds (most of it
+    spent on the search vector and the indexes), then the table is analyzed so plans see the
+    new size at once. Products spread over the leaf categories (none when there are no
+    categories), about one in ten is out of stock, and creation dates span two years. Names
+    repeat; slugs and SKUs carry a random batch mark, so a second run adds more.
+    """
+    if count < 0:
+        raise ValueError("count must be 0 or more")
+    if count == 0:
+        return 0
+    leaves = [row["id"] for row in await fetch_all(queries.leaf_category_ids(conn))]
+    records = _synthetic_records(count, leaves, batch=secrets.token_hex(3))
+    await conn.copy_records_to_table("products", records=records, columns=_SYNTHETIC_COLUMNS)
+    await queries.analyze_products(conn)
+    return count
+
+
+def _synthetic_records(count: int, leaves: list[int], *, batch: str) -> Iterator[tuple]:
+    rng = random.Random(f"{batch}:{count}")  # noqa: S311 - sample data, not secrets
+    now = datetime.now(UTC)
+    cents = Decimal("0.01")
+    for number in range(1, count + 1):
+        adjective, material, noun = (
+            rng.choice(_ADJECTIVES), rng.choice(_MATERIALS), rng.choice(_NOUNS)
+        )
+        name = f"{adjective} {material} {noun}"
+        description = (
+            f"A {adjective.lower()} {noun.lower()} made of {material.lower()}. "
+            f"{rng.choice(_FEATURES)} {rng.choice(_FEATURES)}"
+        )
+        created_at = now - timedelta(seconds=rng.randint(0, 2 * 365 * 24 * 3600))
+        yield (
+            name,
+            f"{slugify(name)}-{batch}-{number}",
+            description,
+            (Decimal(rng.randint(199, 49999)) * cents).quantize(cents),
+            0 if rng.random() < 0.1 else rng.randint(1, 500),
+            f"SYN-{batch}-{number}".upper(),
+            rng.choice(leaves) if leaves else None,
+            created_at,
+            created_at,
+        )

@@ -1,0 +1,144 @@
+"""`@endpoint(...)`: one declaration per route of who may call it, what it takes and answers.
+
+The same declaration guards the route (authentication, role), validates its input with
+marshmallow, and feeds the OpenAPI document, so what is documented is what is enforced.
+Handlers receive what they declared as keyword arguments: `user`, `body`, `query`, each
+integer path parameter by name, and `conn`: a pool connection held for the request. On a route
+declared `idempotent=True` (which must be signed in) `conn` is inside the transaction that
+claimed the request's Idempotency-Key, so the handler only does its work on it and answers;
+see `idempotency.py`.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from marshmallow import Schema
+
+from shop_api.errors import NotFound
+from shop_api.web import idempotency
+from shop_api.web.auth import authenticate
+from shop_api.web.jsonio import read_json_object
+from shop_api.web.keys import db_pool_key
+from shop_api.web.schemas.common import MAX_ID, ascii_integer
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"
+    USER = "user"  # any active, signed-in user ("customer" routes of API.md)
+    ADMIN = "admin"
+
+
+PUBLIC, USER, ADMIN = Access.PUBLIC, Access.USER, Access.ADMIN
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    summary: str
+    tag: str
+    access: Access
+    body: Schema | None
+    query: Schema | None
+    response: Schema | None
+    status: int
+    errors: tuple[int, ...]
+    description: str = ""
+    idempotent: bool = False
+
+
+Handler = Callable[..., Awaitable[web.StreamResponse]]
+
+
+def endpoint(
+    *,
+    summary: str,
+    tag: str,
+    access: Access = PUBLIC,
+    body: type[Schema] | Schema | None = None,
+    query: type[Schema] | Schema | None = None,
+    response: type[Schema] | Schema | None = None,
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    description: str = "",
+    idempotent: bool = False,
+) -> Callable[[Handler], Handler]:
+    spec = EndpointSpec(
+        summary=summary,
+        tag=tag,
+        access=access,
+        body=_instance(body),
+        query=_instance(query),
+        response=_instance(response),
+        status=status,
+        errors=errors,
+        description=description,
+        idempotent=idempotent,
+    )
+
+    def decorate(handler: Handler) -> Handler:
+        wants = set(inspect.signature(handler).parameters)
+        if spec.idempotent and (spec.access is PUBLIC or "conn" not in wants):
+            raise TypeError(
+                f"{handler.__name__}: an idempotent route is signed in (keys are per user) and "
+                "does its work on `conn`, in the transaction that claims the key"
+            )
+
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            ids = {name: path_id(raw) for name, raw in request.match_info.items()}
+            kwargs: dict[str, Any] = dict(ids)
+            if spec.access is not PUBLIC:
+                kwargs["user"] = await authenticate(request, admin=spec.access is ADMIN)
+            key = idempotency.key_from(request) if spec.idempotent else None
+            if spec.query is not None:
+                kwargs["query"] = spec.query.load(request.query)
+            if spec.body is not None:
+                kwargs["body"] = spec.body.load(await read_json_object(request))
+            chosen = {k: v for k, v in kwargs.items() if k in wants}
+            if spec.idempotent:
+                return await idempotency.respond_once(
+                    request.app[db_pool_key],
+                    user_id=kwargs["user"]["id"],
+                    route=_operation(request, ids),
+                    key=key,
+                    request_body=kwargs.get("body"),
+                    work=lambda conn: handler(request, **chosen, conn=conn),
+                )
+            if "conn" in wants:
+                async with request.app[db_pool_key].acquire() as conn:
+                    return await handler(request, **chosen, conn=conn)
+            return await handler(request, **chosen)
+
+        guarded.__endpoint__ = spec  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+def _instance(schema: type[Schema] | Schema | None) -> Schema | None:
+    if schema is None or isinstance(schema, Schema):
+        return schema
+    return schema()
+
+
+def _operation(request: web.Request, ids: dict[str, int]) -> str:
+    """What an Idempotency-Key is scoped to, e.g. "POST /api/orders": the route's method and
+    path, its ids as numbers, a trailing slash aside (both spellings are one route)."""
+    resource = request.match_info.route.resource
+    path = resource.canonical.format(**ids) if resource is not None else request.path
+    return f"{request.method} {path.rstrip('/') or '/'}"
+
+
+def path_id(raw: str) -> int:
+    """An id of a route's path, or 404. Routes match ids with \\d+, which takes any Unicode
+    digit ("٢٠١"); only ASCII digits up to bigint can name a row."""
+    value = ascii_integer(raw)
+    if value is None or not 1 <= value <= MAX_ID:
+        raise NotFound()
+    return value

@@ -1,0 +1,75 @@
+"""Every error of the API as problem+json, and every response with a request id.
+
+What an exception means to a client is `error_ladder`'s to say; here it is only rendered.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from shop_api.errors import ApiError
+from shop_api.logs import request_id_var
+from shop_api.web.error_ladder import is_answer, to_api_error
+from shop_api.web.jsonio import PROBLEM_CONTENT_TYPE, json_response
+from shop_api.web.keys import outbox_wake_key
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def problem_response(error: ApiError, request_id: str) -> web.Response:
+    headers = {REQUEST_ID_HEADER: request_id, **error.headers}
+    return json_response(
+        error.to_problem(),
+        status=error.status,
+        headers=headers,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request_id_var.set(request_id)
+    try:
+        response = await handler(request)
+    except Exception as exc:
+        if is_answer(exc):
+            raise
+        error = to_api_error(exc, request)
+        if error is None:
+            return _internal_error(request_id)
+        return problem_response(error, request_id)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _internal_error(request_id: str) -> web.Response:
+    body = {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "code": "internal_error",
+        "request_id": request_id,
+    }
+    return json_response(
+        body,
+        status=500,
+        headers={REQUEST_ID_HEADER: request_id},
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+@web.middleware
+async def wake_relay_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """After a successful write, wake this process's relay: its outbox rows go out at once
+    instead of at the next poll. Setting an event costs nothing when nothing was written."""
+    response = await handler(request)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400:
+        request.app[outbox_wake_key].set()
+    return response

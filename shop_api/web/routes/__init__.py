@@ -1,0 +1,14 @@
+"""Route tables, one module per resource; `create_app` adds each of `ROUTE_TABLES`."""
+
+from shop_api.web.routes import admin, auth, cart, docs, health, orders, payments, products
+
+ROUTE_TABLES = [
+    health.routes,
+    auth.routes,
+    docs.routes,
+    products.routes,
+    cart.routes,
+    orders.routes,
+    payments.routes,
+    admin.routes,
+]

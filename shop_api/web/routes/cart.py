@@ -1,0 +1,105 @@
+"""/api/cart: the signed-in user's cart."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from shop_api.domain import cart
+from shop_api.web.endpoint import USER, endpoint
+from shop_api.web.jsonio import json_response
+from shop_api.web.keys import db_pool_key, settings_key
+from shop_api.web.schemas.cart import CartItemIn, CartItemUpdateIn, CartOut, cart_out
+
+routes = web.RouteTableDef()
+TAG = "Cart"
+
+
+def _answer(request: web.Request, row: asyncpg.Record, status: int = 200) -> web.Response:
+    return json_response(cart_out(row, request.app[settings_key].default_currency), status=status)
+
+
+@routes.get("/api/cart")
+@routes.get("/api/cart/")
+@endpoint(
+    summary="Your cart",
+    description=(
+        "Live prices and totals; `item_count` counts units. A first look creates the (empty) "
+        "cart. A product withdrawn from the catalog stays listed with `in_stock: false` and "
+        "`stock_quantity: 0` until removed; checkout refuses it (409 `product_unavailable`)."
+    ),
+    tag=TAG,
+    access=USER,
+    response=CartOut,
+)
+async def get_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
+    return _answer(request, await cart.view(request.app[db_pool_key], user_id=user["id"]))
+
+
+@routes.post("/api/cart/items")
+@routes.post("/api/cart/items/")
+@endpoint(
+    summary="Add a product to your cart",
+    description=(
+        "Adding a product already in the cart adds to its quantity. More than the stock is a "
+        "409 `insufficient_stock` (`errors.items` gives the total requested and the stock); a "
+        "missing or withdrawn product is a 404."
+    ),
+    tag=TAG,
+    access=USER,
+    body=CartItemIn,
+    response=CartOut,
+    status=201,
+    errors=(404, 409),
+)
+async def add_item(request: web.Request, user: asyncpg.Record, body: dict) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await cart.add_item(
+            conn, user_id=user["id"], product_id=body["product_id"], quantity=body["quantity"]
+        )
+    return _answer(request, row, status=201)
+
+
+@routes.put(r"/api/cart/items/{item_id:\d+}")
+@endpoint(
+    summary="Change the quantity of a cart item",
+    description=(
+        "409 `insufficient_stock` above the stock, 409 `product_unavailable` once the product "
+        "was withdrawn; another user's cart item is a 404."
+    ),
+    tag=TAG,
+    access=USER,
+    body=CartItemUpdateIn,
+    response=CartOut,
+    errors=(409,),
+)
+async def update_item(
+    request: web.Request, user: asyncpg.Record, item_id: int, body: dict
+) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await cart.set_quantity(
+            conn, user_id=user["id"], item_id=item_id, quantity=body["quantity"]
+        )
+    return _answer(request, row)
+
+
+@routes.delete(r"/api/cart/items/{item_id:\d+}")
+@endpoint(
+    summary="Remove an item from your cart",
+    tag=TAG,
+    access=USER,
+    response=CartOut,
+)
+async def remove_item(request: web.Request, user: asyncpg.Record, item_id: int) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await cart.remove_item(conn, user_id=user["id"], item_id=item_id)
+    return _answer(request, row)
+
+
+@routes.delete("/api/cart")
+@routes.delete("/api/cart/")
+@endpoint(summary="Empty your cart", tag=TAG, access=USER, status=204)
+async def clear_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        await cart.clear(conn, user_id=user["id"])
+    return web.Response(status=204)

@@ -1,0 +1,98 @@
+"""/api/orders: checkout and the signed-in user's orders."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from shop_api.domain import orders
+from shop_api.web.endpoint import USER, endpoint
+from shop_api.web.jsonio import json_response
+from shop_api.web.keys import db_pool_key, settings_key
+from shop_api.web.schemas.common import page_body
+from shop_api.web.schemas.orders import CheckoutIn, OrderOut, OrderPage, OrdersQuery, order_out
+
+routes = web.RouteTableDef()
+TAG = "Orders"
+
+
+@routes.post("/api/orders")
+@routes.post("/api/orders/")
+@endpoint(
+    summary="Check out: turn your cart into an order",
+    description=(
+        "One transaction: the stock is checked and taken under row locks, today's prices are "
+        "kept on the order, and the cart is emptied. 422 `cart_empty`; 409 "
+        "`insufficient_stock` or `product_unavailable` with every affected item in "
+        "`errors.items` (nothing changes); 409 `too_many_pending_orders` while you hold "
+        "`MAX_PENDING_ORDERS` (default 5) unpaid orders. An order not paid within "
+        "`ORDER_PAYMENT_TIMEOUT_MINUTES` (default 60) is cancelled and its stock put back. "
+        "Send an `Idempotency-Key` to retry safely."
+    ),
+    tag=TAG,
+    access=USER,
+    body=CheckoutIn,
+    response=OrderOut,
+    status=201,
+    errors=(409, 422),
+    idempotent=True,
+)
+async def checkout(
+    request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
+) -> web.Response:
+    settings = request.app[settings_key]
+    row = await orders.place_order(
+        conn,
+        user_id=user["id"],
+        delivery_address=body["delivery_address"],
+        notes=body["notes"],
+        currency=settings.default_currency,
+        max_pending_orders=settings.max_pending_orders,
+    )
+    return json_response(order_out(row), status=201)
+
+
+@routes.get("/api/orders")
+@routes.get("/api/orders/")
+@endpoint(
+    summary="Your orders, newest first",
+    tag=TAG,
+    access=USER,
+    query=OrdersQuery,
+    response=OrderPage,
+)
+async def list_orders(request: web.Request, user: asyncpg.Record, query: dict) -> web.Response:
+    rows, total = await orders.list_orders(
+        request.app[db_pool_key],
+        user_id=user["id"],
+        status=query.get("status"),
+        limit=query["limit"],
+        offset=query["offset"],
+    )
+    return json_response(page_body([order_out(row) for row in rows], query, total))
+
+
+@routes.get(r"/api/orders/{order_id:\d+}")
+@endpoint(summary="One of your orders", tag=TAG, access=USER, response=OrderOut)
+async def get_order(request: web.Request, user: asyncpg.Record, order_id: int) -> web.Response:
+    row = await orders.get_order(request.app[db_pool_key], order_id=order_id, user_id=user["id"])
+    return json_response(order_out(row))
+
+
+@routes.post(r"/api/orders/{order_id:\d+}/cancel")
+@endpoint(
+    summary="Cancel one of your orders",
+    description=(
+        "From `pending`, `paid` or `processing`; the stock goes back at once and a paid order "
+        "is refunded shortly after. 409 `invalid_transition` once shipped (or already "
+        "cancelled)."
+    ),
+    tag=TAG,
+    access=USER,
+    response=OrderOut,
+    errors=(409,),
+)
+async def cancel_order(request: web.Request, user: asyncpg.Record, order_id: int) -> web.Response:
+    async with request.app[db_pool_key].acquire() as conn:
+        row = await orders.cancel_order(conn, order_id=order_id, user_id=user["id"])
+    return json_response(order_out(row))

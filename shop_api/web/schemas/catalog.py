@@ -1,0 +1,255 @@
+"""Categories, products and reviews: what the catalog routes take and answer."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from shop_api.domain.limits import MAX_STOCK
+from shop_api.web.schemas.common import (
+    MAX_ID,
+    MAX_SEARCH_LENGTH,
+    Id,
+    MoneyInput,
+    MoneyOutput,
+    NonBlank,
+    PaginationQuery,
+    QueryFlag,
+    StrictSchema,
+    page_of,
+    shaped,
+)
+
+SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
+
+# `?category=` takes an id or a slug; generated category slugs are never all digits.
+_CATEGORY_REF = re.compile(r"^([0-9]{1,19}|[a-z0-9]+(-[a-z0-9]+)*)$")
+_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _name(max_length: int, example: str, **kwargs: Any) -> fields.String:
+    return NonBlank(max_length, metadata={"example": example}, **kwargs)
+
+
+def _category_ref(value: str) -> None:
+    if value.isdigit() and not 1 <= int(value) <= MAX_ID:
+        raise ValidationError("No category has this id.")
+
+
+# -- categories -----------------------------------------------------------------------------
+
+
+class CategoryIn(StrictSchema):
+    name = _name(120, "Coffee & Tea", required=True)
+    parent_id = Id(strict=True, allow_none=True, load_default=None)
+    description = fields.String(validate=validate.Length(max=2000), load_default="")
+
+
+class CategoryOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(
+        required=True,
+        metadata={"description": "Made from the name; what `?category=` takes besides the id."},
+    )
+    parent_id = fields.Integer(required=True, allow_none=True)
+    description = fields.String(required=True)
+
+
+class CategoryListOut(Schema):
+    items = fields.List(fields.Nested(CategoryOut), required=True)
+
+
+# -- products -------------------------------------------------------------------------------
+
+
+class ProductQuery(PaginationQuery):
+    search = fields.String(
+        validate=validate.Length(max=MAX_SEARCH_LENGTH),
+        metadata={
+            "description": (
+                "Full text over name and description, as in a search box: words are ANDed, "
+                '`"quoted phrases"` match in order, `or` between words, `-word` excludes. '
+                "Any text is accepted: text that is not valid search syntax is read as plain "
+                "words, and text with no searchable word matches nothing."
+            )
+        },
+    )
+    category = fields.String(
+        validate=[validate.Regexp(_CATEGORY_REF), _category_ref],
+        metadata={
+            "description": (
+                "A category id or slug; products of its sub-categories are included. "
+                "An unknown category matches nothing."
+            ),
+            "example": "audio",
+        },
+    )
+    min_price = MoneyInput()
+    max_price = MoneyInput()
+    in_stock = QueryFlag("`true`: only products in stock; `false`: only sold out.")
+    sort = fields.String(
+        validate=validate.OneOf(SORTS),
+        metadata={
+            "description": (
+                "`relevance` (the default with `search`; without it, the same as `newest`), "
+                "`newest` (the default), `price` (lowest first), `-price` (highest first), "
+                "`name`, `rating` (best average first, unrated last)."
+            )
+        },
+    )
+
+    @validates_schema
+    def _price_range(self, data: dict, **_: Any) -> None:
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must be at least min_price.", "max_price")
+
+
+class ProductUpdateIn(StrictSchema):
+    """Every field optional: only what is sent changes; null clears a nullable field."""
+
+    name = _name(200, "Ceramic Mug")
+    price = MoneyInput()
+    stock_quantity = fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK))
+    description = fields.String(validate=validate.Length(max=10_000))
+    category_id = Id(strict=True, allow_none=True)
+    sku = fields.String(
+        allow_none=True,
+        validate=[validate.Length(1, 64), validate.Regexp(_SKU)],
+        metadata={
+            "description": "Unique among all products, deleted ones included.",
+            "example": "MUG-001",
+        },
+    )
+    image_url = fields.Url(
+        allow_none=True,
+        schemes={"http", "https"},
+        validate=validate.Length(max=2048),
+        metadata={
+            "format": "uri",
+            "pattern": "^https?://[^\\u0000]*$",
+            "example": "https://images.example.com/products/mug.jpg",
+        },
+    )
+
+
+class ProductIn(ProductUpdateIn):
+    name = _name(200, "Ceramic Mug", required=True)
+    price = MoneyInput(required=True)
+    stock_quantity = fields.Integer(
+        strict=True, required=True, validate=validate.Range(0, MAX_STOCK)
+    )
+
+
+class CategoryRefOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+
+
+class RatingOut(Schema):
+    average = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "pattern": r"^[1-5]\.\d{2}$",
+            "example": "4.50",
+            "description": "Mean of the ratings with two places; null without reviews.",
+        },
+    )
+    count = fields.Integer(required=True)
+
+
+class ProductOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    description = fields.String(required=True)
+    price = MoneyOutput(required=True)
+    currency = fields.String(required=True, metadata={"example": "USD"})
+    stock_quantity = fields.Integer(required=True)
+    in_stock = fields.Boolean(required=True)
+    sku = fields.String(required=True, allow_none=True)
+    image_url = fields.String(required=True, allow_none=True)
+    category = fields.Nested(CategoryRefOut, required=True, allow_none=True)
+    rating = fields.Nested(RatingOut, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+# -- reviews --------------------------------------------------------------------------------
+
+
+class ReviewIn(StrictSchema):
+    rating = fields.Integer(strict=True, required=True, validate=validate.Range(1, 5))
+    title = fields.String(validate=validate.Length(max=200), load_default="")
+    comment = fields.String(validate=validate.Length(max=5000), load_default="")
+
+
+class ReviewerOut(Schema):
+    id = fields.Integer(required=True)
+    full_name = fields.String(required=True)
+
+
+class ReviewOut(Schema):
+    id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    user = fields.Nested(ReviewerOut, required=True)
+    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
+    title = fields.String(required=True)
+    comment = fields.String(required=True)
+    verified_purchase = fields.Boolean(
+        required=True,
+        metadata={
+            "description": (
+                "Whether the reviewer had an order holding the product that was paid (or got "
+                "further) when the review was written."
+            )
+        },
+    )
+    created_at = fields.DateTime(required=True)
+
+
+class ProductDetailOut(ProductOut):
+    recent_reviews = fields.List(
+        fields.Nested(ReviewOut),
+        required=True,
+        metadata={"description": "Up to 5, newest first."},
+    )
+
+
+class ProductListOut(Schema):
+    items = fields.List(fields.Nested(ProductOut), required=True)
+
+
+ProductPage = page_of(ProductOut, "ProductPage")
+ReviewPage = page_of(ReviewOut, "ReviewPage")
+ReviewQuery = PaginationQuery
+
+
+# -- shaping rows into answers --------------------------------------------------------------
+
+
+def category_out(row: Any) -> dict:
+    return shaped(CategoryOut, row)
+
+
+def product_out(row: Any) -> dict:
+    """A product row of sql/products.sql: category_* columns joined in, rating_* its summary."""
+    has_category = row["category_id"] is not None
+    return shaped(
+        ProductOut,
+        row,
+        in_stock=row["stock_quantity"] > 0,
+        category=shaped(CategoryRefOut, row, "category_") if has_category else None,
+        rating=shaped(RatingOut, row, "rating_"),
+    )
+
+
+def review_out(row: Any, prefix: str = "") -> dict:
+    """A review row of sql/reviews.sql (its `user` built as JSON); with prefix="review_", the
+    review columns of a product-detail row."""
+    return shaped(ReviewOut, row, prefix)
