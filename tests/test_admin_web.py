@@ -12,6 +12,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from admin_pages import csrf_of, sign_in, submit_login
 from factories import PROBLEM, TEST_PASSWORD, create_order, create_product, create_user, stock_of
 
 from shop_api.settings import Settings
@@ -20,33 +21,7 @@ from shop_api.web.admin.guard import safe_next
 from shop_api.web.admin.sessions import LOGIN_COOKIE, SESSION_COOKIE
 from shop_api.web.app import create_app
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
-
-
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def csrf_of(page: str) -> str:
-    found = _CSRF.search(page)
-    assert found, "no csrf_token field on the page"
-    return html.unescape(found.group(1))
-
-
-async def submit_login(client, email: str, password: str = TEST_PASSWORD, **extra):
-    form_page = await client.get("/admin/login")
-    assert form_page.status == 200
-    data = {"csrf_token": csrf_of(await form_page.text()), "email": email,
-            "password": password, **extra}
-    return await client.post("/admin/login", data=data, allow_redirects=False)
-
-
-async def sign_in(client, email: str) -> str:
-    """Sign the client in; returns the CSRF token of the session's forms."""
-    response = await submit_login(client, email)
-    assert response.status == 303, await response.text()
-    page = await client.get("/admin/")
-    assert page.status == 200
-    return csrf_of(await page.text())
 
 
 def session_cookie(client) -> str | None:

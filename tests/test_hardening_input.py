@@ -14,6 +14,7 @@ import re
 
 import orjson
 import pytest
+from admin_pages import sign_in
 from factories import (
     ADDRESS,
     PROBLEM,
@@ -24,7 +25,6 @@ from factories import (
     place_order,
     stock_of,
 )
-from test_admin_web import sign_in
 
 from shop_api.web.app import create_app
 from shop_api.web.schemas.catalog import MAX_STOCK

@@ -12,6 +12,7 @@ from collections import Counter
 import aiohttp
 import asyncpg
 import pytest
+from admin_pages import sign_in
 from factories import (
     ADDRESS,
     TEST_PASSWORD,
@@ -19,7 +20,6 @@ from factories import (
     create_product,
     create_user,
 )
-from test_admin_web import sign_in
 
 from shop_api.web.app import create_app
 
