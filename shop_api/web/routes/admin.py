@@ -45,14 +45,13 @@ TAG = "Admin"
     access=ADMIN,
     response=DashboardOut,
 )
-async def get_dashboard(request: web.Request) -> web.Response:
+async def get_dashboard(request: web.Request, conn: asyncpg.Connection) -> web.Response:
     settings = request.app[settings_key]
-    async with request.app[db_pool_key].acquire() as conn:
-        body = await dashboard.figures(
-            conn,
-            low_stock_threshold=settings.low_stock_threshold,
-            currency=settings.default_currency,
-        )
+    body = await dashboard.figures(
+        conn,
+        low_stock_threshold=settings.low_stock_threshold,
+        currency=settings.default_currency,
+    )
     return json_response(body)
 
 
@@ -139,15 +138,14 @@ async def list_orders(request: web.Request, query: dict) -> web.Response:
 )
 async def change_order_status(
     request: web.Request, user: asyncpg.Record, order_id: int, body: dict
-) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await admin.change_order_status(
-            conn,
-            order_id=order_id,
-            to_status=body["status"],
-            admin_id=user["id"],
-            reason=body["reason"],
-        )
+, conn: asyncpg.Connection) -> web.Response:
+    row = await admin.change_order_status(
+        conn,
+        order_id=order_id,
+        to_status=body["status"],
+        admin_id=user["id"],
+        reason=body["reason"],
+    )
     return json_response(admin_order_out(row))
 
 
@@ -197,15 +195,14 @@ async def list_inventory(request: web.Request, query: dict) -> web.Response:
 )
 async def change_stock(
     request: web.Request, user: asyncpg.Record, product_id: int, body: dict
-) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await inventory.change_stock(
-            conn,
-            product_id=product_id,
-            admin_id=user["id"],
-            threshold=request.app[settings_key].low_stock_threshold,
-            stock_quantity=body.get("stock_quantity"),
-            adjustment=body.get("adjustment"),
-            reason=body.get("reason"),
-        )
+, conn: asyncpg.Connection) -> web.Response:
+    row = await inventory.change_stock(
+        conn,
+        product_id=product_id,
+        admin_id=user["id"],
+        threshold=request.app[settings_key].low_stock_threshold,
+        stock_quantity=body.get("stock_quantity"),
+        adjustment=body.get("adjustment"),
+        reason=body.get("reason"),
+    )
     return json_response(inventory_out(row))

@@ -52,11 +52,12 @@ async def get_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
     status=201,
     errors=(404, 409),
 )
-async def add_item(request: web.Request, user: asyncpg.Record, body: dict) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await cart.add_item(
-            conn, user_id=user["id"], product_id=body["product_id"], quantity=body["quantity"]
-        )
+async def add_item(
+    request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
+) -> web.Response:
+    row = await cart.add_item(
+        conn, user_id=user["id"], product_id=body["product_id"], quantity=body["quantity"]
+    )
     return _answer(request, row, status=201)
 
 
@@ -75,11 +76,10 @@ async def add_item(request: web.Request, user: asyncpg.Record, body: dict) -> we
 )
 async def update_item(
     request: web.Request, user: asyncpg.Record, item_id: int, body: dict
-) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await cart.set_quantity(
-            conn, user_id=user["id"], item_id=item_id, quantity=body["quantity"]
-        )
+, conn: asyncpg.Connection) -> web.Response:
+    row = await cart.set_quantity(
+        conn, user_id=user["id"], item_id=item_id, quantity=body["quantity"]
+    )
     return _answer(request, row)
 
 
@@ -90,16 +90,18 @@ async def update_item(
     access=USER,
     response=CartOut,
 )
-async def remove_item(request: web.Request, user: asyncpg.Record, item_id: int) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await cart.remove_item(conn, user_id=user["id"], item_id=item_id)
+async def remove_item(
+    request: web.Request, user: asyncpg.Record, item_id: int, conn: asyncpg.Connection
+) -> web.Response:
+    row = await cart.remove_item(conn, user_id=user["id"], item_id=item_id)
     return _answer(request, row)
 
 
 @routes.delete("/api/cart")
 @routes.delete("/api/cart/")
 @endpoint(summary="Empty your cart", tag=TAG, access=USER, status=204)
-async def clear_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        await cart.clear(conn, user_id=user["id"])
+async def clear_cart(
+    request: web.Request, user: asyncpg.Record, conn: asyncpg.Connection
+) -> web.Response:
+    await cart.clear(conn, user_id=user["id"])
     return web.Response(status=204)

@@ -92,7 +92,8 @@ async def get_order(request: web.Request, user: asyncpg.Record, order_id: int) -
     response=OrderOut,
     errors=(409,),
 )
-async def cancel_order(request: web.Request, user: asyncpg.Record, order_id: int) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await orders.cancel_order(conn, order_id=order_id, user_id=user["id"])
+async def cancel_order(
+    request: web.Request, user: asyncpg.Record, order_id: int, conn: asyncpg.Connection
+) -> web.Response:
+    row = await orders.cancel_order(conn, order_id=order_id, user_id=user["id"])
     return json_response(order_out(row))

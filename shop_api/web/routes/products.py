@@ -111,15 +111,14 @@ async def get_product(request: web.Request, product_id: int) -> web.Response:
 )
 async def update_product(
     request: web.Request, product_id: int, user: asyncpg.Record, body: dict
-) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await catalog.update_product(
-            conn,
-            product_id,
-            body,
-            admin_id=user["id"],
-            low_stock_threshold=request.app[settings_key].low_stock_threshold,
-        )
+, conn: asyncpg.Connection) -> web.Response:
+    row = await catalog.update_product(
+        conn,
+        product_id,
+        body,
+        admin_id=user["id"],
+        low_stock_threshold=request.app[settings_key].low_stock_threshold,
+    )
     return json_response(product_out(row))
 
 
@@ -204,9 +203,8 @@ async def list_reviews(request: web.Request, product_id: int, query: dict) -> we
 )
 async def create_review(
     request: web.Request, product_id: int, user: asyncpg.Record, body: dict
-) -> web.Response:
-    async with request.app[db_pool_key].acquire() as conn:
-        row = await catalog.add_review(conn, product_id=product_id, user_id=user["id"], **body)
+, conn: asyncpg.Connection) -> web.Response:
+    row = await catalog.add_review(conn, product_id=product_id, user_id=user["id"], **body)
     return json_response(review_out(row), status=201)
 
 
