@@ -8,13 +8,16 @@ conftest.py; no test module imports it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 import bcrypt
 
+from shop_api.outages import DEPENDENCY_DOWN
 from shop_api.security import tokens
 
 _numbers = itertools.count(1)
@@ -197,3 +200,29 @@ async def assert_problem(response, status: int, code: str) -> dict:
     body = await response.json()
     assert body["code"] == code, body
     return body
+
+
+async def eventually(check, *, within: float = 15.0, pool=None, relay=None):
+    """Poll `check` (relaying the outbox meanwhile, when given a relay) until it returns
+    something truthy. A server a fault test stopped is waited for, not an error."""
+    deadline = time.monotonic() + within
+    while True:
+        if relay is not None:
+            try:
+                await relay(pool)
+            except OSError:
+                pass  # the relay itself backs off while its server is away
+        try:
+            result = await check()
+        except DEPENDENCY_DOWN:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the workers")
+        await asyncio.sleep(0.05)
+
+
+async def ready(value):
+    """`value` as an awaitable, for `eventually(lambda: ready(len(mailbox.messages) == 2))`."""
+    return value

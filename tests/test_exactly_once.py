@@ -11,6 +11,7 @@ workers are `dramatiq workers` processes, as in production.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -20,13 +21,19 @@ from pathlib import Path
 import dramatiq
 import psutil
 import pytest
-from factories import create_account, create_buyers, create_product, place_order
+from factories import (
+    create_account,
+    create_buyers,
+    create_product,
+    eventually,
+    place_order,
+    ready,
+)
 from faults import PrivatePostgres
 from smtp_server import SmtpServer
 
 from shop_api.broker import create_broker
 from shop_api.db import create_pool
-from shop_api.outages import DEPENDENCY_DOWN
 from shop_api.relay import Redelivery, broker_dispatch, relay_batch
 from shop_api.web.app import create_app
 
@@ -146,23 +153,8 @@ def relay(running_redis):
     broker.close()
 
 
-async def eventually(check, *, pool=None, relay=None, within: float = WAIT_SECONDS):
-    deadline = time.monotonic() + within
-    while True:
-        if relay is not None:
-            try:
-                await relay(pool)
-            except OSError:
-                pass  # the test stopped a server; the relay itself backs off
-        try:
-            result = await check()
-        except DEPENDENCY_DOWN:
-            result = None  # a server the test stopped is on its way back
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.2)
+# The fault tests wait longer: a server comes back, a heartbeat runs out.
+eventually = functools.partial(eventually, within=WAIT_SECONDS)
 
 
 async def operations(pool, operation: str) -> list[dict]:
@@ -277,7 +269,7 @@ async def test_a_worker_killed_mid_charge_is_taken_over_without_a_second_charge(
     assert [row["requests"] for row in await operations(pool, "charge")] == [1]
     assert await pool.fetchval("SELECT status FROM orders WHERE id = $1", order["id"]) == "paid"
     receipt = f"Receipt for order #{order['id']}"
-    await eventually(lambda: _is_true(receipt in mailbox.subjects()), pool=pool, relay=relay)
+    await eventually(lambda: ready(receipt in mailbox.subjects()), pool=pool, relay=relay)
     assert mailbox.subjects().count(receipt) == 1
     broker.close()
 
@@ -351,7 +343,7 @@ async def test_a_broker_that_loses_its_messages_loses_nothing(
     for _, _, payment_id in paid:
         await eventually(lambda pid=payment_id: _is(payment_status(pool, pid), "succeeded"),
                          pool=pool, relay=relay)
-    await eventually(lambda: _is_true(len(mailbox.messages) == 4), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) == 4), pool=pool, relay=relay)
     worker.stop()
     mailbox.reset()
 
@@ -367,7 +359,7 @@ async def test_a_broker_that_loses_its_messages_loses_nothing(
     running_redis.start()
 
     workers()
-    await eventually(lambda: _is_true(len(mailbox.messages) >= 10), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) >= 10), pool=pool, relay=relay)
     for _, _, payment_id in paid:
         await eventually(lambda pid=payment_id: _is(payment_status(pool, pid), "refunded"),
                          pool=pool, relay=relay)
@@ -390,7 +382,7 @@ async def test_a_slow_smtp_server_gets_each_email_once(
     order = await place_order(client, buyer, (product, 1))
     await relay(pool)
     event = await pool.fetchval("SELECT 'outbox:' || id FROM outbox WHERE topic = 'order.placed'")
-    await eventually(lambda: _is_true(len(mailbox.messages) == 1))
+    await eventually(lambda: ready(len(mailbox.messages) == 1))
     # Two more copies while the first is still waiting for its 250.
     send_copies(relay.broker, "send_email", "emails", "order_confirmation", event,
                 {"order_id": order["id"]}, copies=2)
@@ -423,7 +415,7 @@ async def test_a_worker_killed_after_the_250_resends_with_the_same_message_id(
     buyer = await create_account(db, "twice@example.com", settings=settings)
     product = await create_product(db, price="20.00", stock=5)
     order = await place_order(client, buyer, (product, 1))
-    await eventually(lambda: _is_true(len(mailbox.messages) == 1), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) == 1), pool=pool, relay=relay)
     mailbox.on_message = None
     workers(**fast)
     event = await pool.fetchval("SELECT 'outbox:' || id FROM outbox WHERE topic = 'order.placed'")
@@ -451,7 +443,7 @@ async def test_workers_take_no_message_before_their_pool_is_open(
     assert await relay(pool) == 2  # queued before any worker runs
     worker = workers()
     await eventually(lambda: _is(payment_status(pool, payment_id), "succeeded"))
-    await eventually(lambda: _is_true(len(mailbox.messages) == 2), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) == 2), pool=pool, relay=relay)
     output = worker.output()
     assert "worker resources are opened" not in output
     assert "Retrying message" not in output
@@ -459,7 +451,3 @@ async def test_workers_take_no_message_before_their_pool_is_open(
 
 async def _is(value, wanted) -> bool:
     return (await value) == wanted
-
-
-async def _is_true(value: bool) -> bool:
-    return value

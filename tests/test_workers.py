@@ -7,12 +7,19 @@ A real Dramatiq worker runs in the test process against the test Redis, a real S
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 
 import dramatiq
 import pytest
-from factories import assert_problem, create_account, create_product, fill_cart, place_order
+from factories import (
+    assert_problem,
+    create_account,
+    create_product,
+    eventually,
+    fill_cart,
+    place_order,
+    ready,
+)
 from smtp_server import SmtpServer
 
 from shop_api.broker import create_broker
@@ -105,20 +112,6 @@ async def pool(services):
     await created.close()
 
 
-async def eventually(check, *, within: float = WAIT_SECONDS, pool=None, relay=None):
-    """Poll `check` (relaying the outbox meanwhile) until it returns something truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        if relay is not None:
-            await relay(pool)
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the workers")
-        await asyncio.sleep(0.05)
-
-
 async def _place_order(client, db, settings, *, price="25.00", stock=5):
     buyer = await create_account(db, "shopper@example.com", settings=settings)
     product = await create_product(db, name="Blue Mug", price=price, stock=stock)
@@ -148,7 +141,7 @@ async def test_checkout_sends_one_confirmation_email(
 ):
     mailbox = worker
     _, _, order = await _place_order(client, db, settings)
-    await eventually(lambda: _async(len(mailbox.messages) >= 1), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) >= 1), pool=pool, relay=relay)
     await idle()  # nothing else is coming
     assert mailbox.subjects() == [f"Order #{order['id']} confirmed"]
     message = mailbox.messages[0]
@@ -189,7 +182,7 @@ async def test_sandbox_tokens(
     listed = await (await client.get("/api/orders", headers=buyer.headers)).json()
     assert listed["items"][0]["payment"] == {"id": payment["id"], "status": status}
     await eventually(
-        lambda: _async(any(s.startswith(subject) for s in mailbox.subjects())),
+        lambda: ready(any(s.startswith(subject) for s in mailbox.subjects())),
         pool=pool, relay=relay,
     )
     attempts = await db.fetchval("SELECT attempts FROM payments WHERE id = $1", payment["id"])
@@ -257,7 +250,7 @@ async def test_a_message_delivered_twice_acts_once(
     buyer, _, order = await _place_order(client, db, settings)
     payment = await _pay(client, buyer, order["id"], "tok_visa")
     await eventually(lambda: _payment_status(client, buyer, payment["id"]), pool=pool, relay=relay)
-    await eventually(lambda: _async(len(mailbox.messages) >= 2), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) >= 2), pool=pool, relay=relay)
     before = list(mailbox.subjects())
 
     # Every outbox row's messages sent again, as a broker redelivering them would.
@@ -306,7 +299,7 @@ async def test_broker_down_at_commit_delivers_once_back(client, db, settings, po
         assert await relay_batch(pool, broker_dispatch(live)) == 1
     finally:
         live.close()
-    await eventually(lambda: _async(len(mailbox.messages) == 1))
+    await eventually(lambda: ready(len(mailbox.messages) == 1))
     assert mailbox.subjects() == [f"Order #{order['id']} confirmed"]
 
 
@@ -342,7 +335,7 @@ async def test_register_and_password_change_emails(client, pool, worker, relay):
         headers={"Authorization": f"Bearer {token}"},
     )
     assert changed.status == 200
-    await eventually(lambda: _async(len(mailbox.messages) == 2), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) == 2), pool=pool, relay=relay)
     assert sorted(mailbox.subjects()) == ["Welcome to Shop", "Your password was changed"]
 
 
@@ -361,7 +354,7 @@ async def test_cancelling_a_paid_order_refunds_it(client, db, settings, pool, wo
     assert refunded["status"] == "refunded"
     assert await db.fetchval("SELECT stock_quantity FROM products WHERE id = $1", product) == 5
     await eventually(
-        lambda: _async(f"Order #{order['id']} was cancelled" in mailbox.subjects()),
+        lambda: ready(f"Order #{order['id']} was cancelled" in mailbox.subjects()),
         pool=pool, relay=relay,
     )
     cancel_mail = next(m for m in mailbox.messages if "cancelled" in str(m["Subject"]))
@@ -419,10 +412,6 @@ async def test_paid_orders_feed_recommendations(client, db, settings, pool, work
         tea, mug,
     )
     assert back == 2
-
-
-async def _async(value):
-    return value
 
 
 async def test_recommendations_route(client, db, settings, pool):
@@ -631,7 +620,7 @@ async def test_an_email_change_is_announced_to_the_old_address(client, db, pool,
         headers=account.headers,
     )
     assert changed.status == 200
-    await eventually(lambda: _async(len(mailbox.messages) == 1), pool=pool, relay=relay)
+    await eventually(lambda: ready(len(mailbox.messages) == 1), pool=pool, relay=relay)
     message = mailbox.messages[0]
     assert message["To"] == "before@example.com"
     assert message["Subject"] == "The email address of your account was changed"
