@@ -159,8 +159,11 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
     "users_email_lower_key": (
         Conflict, "email_taken", "email", "This email is already registered."
     ),
-    "products_sku_key": (
-        Conflict, "sku_taken", "sku", "Another product (perhaps a deleted one) has this SKU."
+    "product_variants_sku_key": (
+        Conflict, "sku_taken", "sku", "Another variant (perhaps a deleted one) has this SKU."
+    ),
+    "product_variants_options_key": (
+        Conflict, "variant_exists", "options", "Another variant has these option values."
     ),
     "products_category_id_fkey": (
         Unprocessable, "validation_error", "category_id", "No such category."
@@ -179,7 +182,7 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
         Conflict, "already_reviewed", "product_id", "You have already reviewed this product."
     ),
     # Whatever adds the stock (an adjustment, a product edit, a cancellation's restock).
-    "products_stock_limit": (
+    "product_variants_stock_limit": (
         Conflict, "stock_limit", "stock_quantity", "The stock would exceed 1,000,000,000."
     ),
 }

@@ -48,11 +48,22 @@ async def create_product(
     """A product row; its id. An inactive product is also soft-deleted unless `deleted=False`;
     `ratings` fill the rating summary as if those reviews had been written."""
     number = next(_numbers)
+    # The product and its default variant in one statement; the variants' trigger (0018) sets
+    # the product's price, stock and SKU from the variant.
     return await db.fetchval(
-        "INSERT INTO products (name, slug, description, price, stock_quantity, category_id, sku,"
+        "WITH product AS ("
+        " INSERT INTO products (name, slug, description, price, stock_quantity, category_id,"
         " is_active, image_url, deleted_at, created_at, updated_at, rating_count, rating_sum)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $10 THEN now() END,"
-        " coalesce($11, now()), coalesce($11, now()), $12, $13) RETURNING id",
+        " VALUES ($1, $2, $3, $4, $5, $6, $8, $9, CASE WHEN $10 THEN now() END,"
+        " coalesce($11, now()), coalesce($11, now()), $12, $13) RETURNING id, created_at"
+        "), variant AS ("
+        " INSERT INTO product_variants (product_id, sku, title, price, stock_quantity,"
+        " created_at, updated_at)"
+        " SELECT id, $7, 'Default', $4, $5, created_at, created_at FROM product"
+        "), image AS ("
+        " INSERT INTO product_images (product_id, url, position)"
+        " SELECT id, $9, 0 FROM product WHERE $9::text IS NOT NULL"
+        ") SELECT id FROM product",
         name or f"Product {number}",
         slug or f"product-{number}",
         description,
@@ -66,6 +77,14 @@ async def create_product(
         created_at,
         len(ratings),
         sum(ratings),
+    )
+
+
+async def variant_of(db, product_id: int) -> int:
+    """The id of a product's first variant (the default one of a factory product)."""
+    return await db.fetchval(
+        "SELECT id FROM product_variants WHERE product_id = $1 ORDER BY position, id LIMIT 1",
+        product_id,
     )
 
 
@@ -180,7 +199,10 @@ async def create_order(db, user_id: int, lines: list[tuple[int, int]], *, status
     for product_id, quantity in lines:
         await db.execute(
             "INSERT INTO order_items (order_id, product_id, product_name, quantity, "
-            "price_at_purchase) SELECT $1, id, name, $3, $4::numeric FROM products WHERE id = $2",
+            "price_at_purchase, variant_id, variant_title, sku) "
+            "SELECT $1, p.id, p.name, $3, $4::numeric, v.id, v.title, v.sku "
+            "FROM products p JOIN LATERAL (SELECT * FROM product_variants WHERE product_id = p.id"
+            " ORDER BY position, id LIMIT 1) v ON true WHERE p.id = $2",
             order_id, product_id, quantity, price,
         )
     await db.execute(
