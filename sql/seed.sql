@@ -49,6 +49,11 @@ SELECT c.id
  WHERE NOT EXISTS (SELECT 1 FROM categories child WHERE child.parent_id = c.id)
  ORDER BY c.id;
 
--- name: analyze_products#
+-- name: reserve_product_ids
+-- Ids for a COPY of products that its variants' COPY can point at.
+SELECT nextval(pg_get_serial_sequence('products', 'id')) AS id
+  FROM generate_series(1, :n::integer);
+
+-- name: analyze_catalog#
 -- Fresh statistics after a bulk load, so the next plans know how many rows there are.
-ANALYZE products;
+ANALYZE products, product_variants;

@@ -101,15 +101,24 @@ async def test_synthetic_products_are_added_in_bulk(db, client, settings):
     demo = await db.fetchval("SELECT count(*) FROM products")
     assert await seed_synthetic_products(db, 2000) == 2000
     assert await seed_synthetic_products(db, 500) == 500, "a second batch adds more"
+    # Synthetic products are those whose variants carry SYN- SKUs (a product's own SKU is
+    # its single variant's, and null when it has several).
+    synthetic = (
+        "EXISTS (SELECT 1 FROM product_variants v WHERE v.product_id = p.id"
+        " AND v.sku LIKE 'SYN-%')"
+    )
     stats = await db.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE stock_quantity = 0) AS sold_out,"
         " count(*) FILTER (WHERE category_id IS NULL) AS uncategorized,"
-        " count(DISTINCT sku) AS skus, min(price) AS low FROM products WHERE sku LIKE 'SYN-%'"
+        " count(DISTINCT slug) AS slugs, min(price) AS low FROM products p WHERE " + synthetic
     )
-    assert stats["n"] == stats["skus"] == 2500
+    assert stats["n"] == stats["slugs"] == 2500
     assert 100 < stats["sold_out"] < 500 and stats["uncategorized"] == 0 and stats["low"] > 0
+    assert await db.fetchval(
+        "SELECT count(DISTINCT sku) = count(*) FROM product_variants WHERE sku LIKE 'SYN-%'"
+    )
     leaves = await db.fetchval(
-        "SELECT count(*) FROM products p WHERE sku LIKE 'SYN-%' AND EXISTS"
+        "SELECT count(*) FROM products p WHERE " + synthetic + " AND EXISTS"
         " (SELECT 1 FROM categories c WHERE c.parent_id = p.category_id)"
     )
     assert leaves == 0, "synthetic products sit in leaf categories"
@@ -119,6 +128,50 @@ async def test_synthetic_products_are_added_in_bulk(db, client, settings):
     assert found["total"] > 0
     assert all("walnut" in (item["name"] + item["description"]).lower()
                for item in found["items"])
+
+
+async def test_about_a_third_of_synthetic_products_come_in_variants(db, client):
+    progress = []
+    assert await seed_synthetic_products(
+        db, 3000, progress=lambda done, total: progress.append((done, total))
+    ) == 3000
+    assert progress == [(3000, 3000)]
+    shapes = await db.fetch(
+        "SELECT p.id, p.variant_count, p.price, p.price_max, p.stock_quantity, p.sku,"
+        " ARRAY(SELECT o ->> 'name' FROM jsonb_array_elements(p.options) AS o) AS names,"
+        " ARRAY(SELECT jsonb_object_keys(p.option_values)) AS names_on_sale,"
+        " count(v.id) AS variants, min(v.price) AS low,"
+        " max(v.price) AS high, sum(v.stock_quantity) AS stock,"
+        " count(DISTINCT v.options) AS combinations, min(v.sku) AS first_sku"
+        " FROM products p JOIN product_variants v ON v.product_id = p.id AND v.is_active"
+        " GROUP BY p.id"
+    )
+    assert len(shapes) == 3000, "every product has a variant"
+    multi = [row for row in shapes if row["variants"] > 1]
+    assert 800 < len(multi) < 1200, "about a third"
+    assert {row["variants"] for row in multi} <= set(range(2, 13))
+    assert min(row["variants"] for row in multi) == 2 and max(row["variants"] for row in multi) == 12
+    for row in shapes:
+        # What the variants' trigger keeps agrees with the variants.
+        assert row["variant_count"] == row["variants"] == row["combinations"]
+        assert (row["price"], row["price_max"], row["stock_quantity"]) == (
+            row["low"], row["high"], row["stock"]
+        )
+        assert row["sku"] == (row["first_sku"] if row["variants"] == 1 else None)
+        assert set(row["names_on_sale"]) == set(row["names"])
+        if row["variants"] == 1:
+            assert row["names"] == []
+        else:
+            assert row["names"] in (["Size"], ["Colour"], ["Size", "Colour"])
+    titled = await db.fetchval(
+        "SELECT count(*) FROM product_variants v JOIN products p ON p.id = v.product_id"
+        " WHERE v.title = CASE WHEN p.variant_count = 1 THEN 'Default' ELSE"
+        " (SELECT string_agg(v.options ->> (o ->> 'name'), ' / ' ORDER BY n)"
+        "  FROM jsonb_array_elements(p.options) WITH ORDINALITY AS e (o, n)) END"
+    )
+    assert titled == sum(row["variants"] for row in shapes)
+    sized = await (await client.get("/api/products", params={"option": "Size:M"})).json()
+    assert 0 < sized["total"] < len(multi)
 
 
 async def test_synthetic_products_without_categories(db):

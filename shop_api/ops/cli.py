@@ -265,15 +265,29 @@ async def _with_connection(settings: Settings, work):
 
 
 def seed_command(args: argparse.Namespace) -> int:
-    from shop_api.ops.seed import SeedError, seed_demo, seed_synthetic_products
+    from shop_api.ops.seed import (
+        SYNTHETIC_CHUNK,
+        SeedError,
+        seed_demo,
+        seed_synthetic_products,
+    )
 
     settings = _settings()
     if args.products is not None:
         if args.products < 1:
             raise CommandError("--products takes a number of 1 or more")
         started = time.monotonic()
+
+        def progress(done: int, total: int) -> None:
+            if total > SYNTHETIC_CHUNK:  # a long run says how far it got
+                print(f"  {done:,} of {total:,} products ({time.monotonic() - started:.1f}s)",
+                      flush=True)
+
         added = asyncio.run(
-            _with_connection(settings, lambda conn: seed_synthetic_products(conn, args.products))
+            _with_connection(
+                settings,
+                lambda conn: seed_synthetic_products(conn, args.products, progress=progress),
+            )
         )
         print(f"Added {added} synthetic products in {time.monotonic() - started:.1f}s.")
         return 0

@@ -8,14 +8,17 @@ Both take one asyncpg connection (not a pool): the demo shop is written in one t
 
 from __future__ import annotations
 
+import asyncio
+import io
 import random
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
+import orjson
 
 from shop_api.db import fetch_all, queries
 from shop_api.domain.catalog import category_slug, slugify
@@ -398,54 +401,191 @@ _FEATURES = (
     "Weather resistant for balconies and camping trips.",
     "Available while stocks last.",
 )
-_SYNTHETIC_COLUMNS = (
-    "name", "slug", "description", "price", "stock_quantity", "sku", "category_id",
+# What a synthetic product is sold in: about a third of them come in sizes, colours or both.
+_SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+_COLOURS = ("Black", "White", "Navy", "Red", "Green", "Grey", "Sand", "Blue")
+_MULTI_VARIANT_SHARE = 1 / 3
+_PRODUCT_COLUMNS = (
+    "id", "name", "slug", "description", "category_id", "created_at", "updated_at", "options",
+    # What the variants' trigger keeps (see seed_synthetic_products):
+    "price", "price_max", "stock_quantity", "variant_count", "sku", "option_values",
+)
+_VARIANT_COLUMNS = (
+    "product_id", "sku", "options", "title", "price", "stock_quantity", "position",
     "created_at", "updated_at",
 )
+# Products per pair of COPYs: each pair is one refresh of the products' summaries by the
+# variants' trigger, and one line of progress.
+SYNTHETIC_CHUNK = 20_000
 
 
-async def seed_synthetic_products(conn: asyncpg.Connection, count: int) -> int:
+async def seed_synthetic_products(
+    conn: asyncpg.Connection,
+    count: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Add `count` generated products ("Rugged Walnut Lantern") for load tests; returns count.
 
-    Rows go in through one COPY, which takes 100,000 products in a few seconds (most of it
-    spent on the search vector and the indexes), then the table is analyzed so plans see the
-    new size at once. Products spread over the leaf categories (none when there are no
-    categories), about one in ten is out of stock, and creation dates span two years. Names
-    repeat; slugs and SKUs carry a random batch mark, so a second run adds more.
+    Products spread over the leaf categories (none when there are no categories), about one
+    in ten is out of stock, and creation dates span two years. About a third are sold in 2 to
+    12 variants (Size from XS to XXL, Colour from a palette, or both: about 300,000 variants
+    for 100,000 products); the rest in one default variant. Names repeat; slugs and SKUs carry
+    a random batch mark, so a second run adds more.
+
+    One transaction of COPYs, SYNTHETIC_CHUNK products at a time, each chunk then its
+    variants, calling `progress(done, count)` after each; then the tables are analyzed, so
+    plans see the new size at once. The COPYs are in text format, so the connection's json
+    codecs do not matter.
+
+    The variants' statement trigger recomputes each product's price range, stock, SKU, variant
+    count and option values from its variants, as after any variant change. The products' COPY
+    already holds the figures the trigger will find, because the trigger rewrites only rows
+    whose figures differ: measured on 20,000 products (60,000 variants), the refresh took
+    1.4 s checking rows written right against 4.8 s rewriting rows written with placeholders
+    (every rewrite recomputes the search vector and touches every index of the row). Any
+    difference would still be corrected by the trigger in the same transaction.
     """
     if count < 0:
         raise ValueError("count must be 0 or more")
     if count == 0:
         return 0
     leaves = [row["id"] for row in await fetch_all(queries.leaf_category_ids(conn))]
-    records = _synthetic_records(count, leaves, batch=secrets.token_hex(3))
-    await conn.copy_records_to_table("products", records=records, columns=_SYNTHETIC_COLUMNS)
-    await queries.analyze_products(conn)
+    batch = secrets.token_hex(3)
+    rng = random.Random(f"{batch}:{count}")  # noqa: S311 - sample data, not secrets
+    now = datetime.now(UTC)
+
+    def make_chunk(first: int) -> tuple[bytes, bytes]:
+        """Products first+1 to first+SYNTHETIC_CHUNK, and their variants, as COPY text."""
+        products: list[str] = []
+        variants: list[str] = []
+        for number in range(first + 1, min(first + SYNTHETIC_CHUNK, count) + 1):
+            _synthetic_product(
+                rng, ids[number - 1], number, leaves, products, variants, batch=batch, now=now
+            )
+        return "".join(products).encode(), "".join(variants).encode()
+
+    async with conn.transaction():
+        ids = [row["id"] for row in await fetch_all(queries.reserve_product_ids(conn, n=count))]
+        # The next chunk is made in a thread while the database loads this one.
+        next_chunk = asyncio.create_task(asyncio.to_thread(make_chunk, 0))
+        for first in range(0, count, SYNTHETIC_CHUNK):
+            products, variants = await next_chunk
+            if first + SYNTHETIC_CHUNK < count:
+                next_chunk = asyncio.create_task(
+                    asyncio.to_thread(make_chunk, first + SYNTHETIC_CHUNK)
+                )
+            await conn.copy_to_table(
+                "products", source=io.BytesIO(products), columns=_PRODUCT_COLUMNS
+            )
+            await conn.copy_to_table(
+                "product_variants", source=io.BytesIO(variants), columns=_VARIANT_COLUMNS
+            )
+            if progress is not None:
+                progress(min(first + SYNTHETIC_CHUNK, count), count)
+    await queries.analyze_catalog(conn)
     return count
 
 
-def _synthetic_records(count: int, leaves: list[int], *, batch: str) -> Iterator[tuple]:
-    rng = random.Random(f"{batch}:{count}")  # noqa: S311 - sample data, not secrets
-    now = datetime.now(UTC)
-    cents = Decimal("0.01")
-    for number in range(1, count + 1):
-        adjective, material, noun = (
-            rng.choice(_ADJECTIVES), rng.choice(_MATERIALS), rng.choice(_NOUNS)
-        )
-        name = f"{adjective} {material} {noun}"
-        description = (
-            f"A {adjective.lower()} {noun.lower()} made of {material.lower()}. "
-            f"{rng.choice(_FEATURES)} {rng.choice(_FEATURES)}"
-        )
-        created_at = now - timedelta(seconds=rng.randint(0, 2 * 365 * 24 * 3600))
-        yield (
-            name,
-            f"{slugify(name)}-{batch}-{number}",
-            description,
-            (Decimal(rng.randint(199, 49999)) * cents).quantize(cents),
-            0 if rng.random() < 0.1 else rng.randint(1, 500),
-            f"SYN-{batch}-{number}".upper(),
-            rng.choice(leaves) if leaves else None,
-            created_at,
-            created_at,
-        )
+def _synthetic_product(
+    rng: random.Random,
+    product_id: int,
+    number: int,
+    leaves: list[int],
+    products: list[str],
+    variants: list[str],
+    *,
+    batch: str,
+    now: datetime,
+) -> None:
+    """Append one product's line (_PRODUCT_COLUMNS) and its variants' (_VARIANT_COLUMNS), in
+    COPY's text format, to `products` and `variants`."""
+    adjective, material, noun = rng.choice(_ADJECTIVES), rng.choice(_MATERIALS), rng.choice(_NOUNS)
+    name = f"{adjective} {material} {noun}"
+    description = (
+        f"A {adjective.lower()} {noun.lower()} made of {material.lower()}. "
+        f"{rng.choice(_FEATURES)} {rng.choice(_FEATURES)}"
+    )
+    created = (now - timedelta(seconds=rng.randint(0, 2 * 365 * 24 * 3600))).isoformat()
+    base_cents = rng.randint(199, 49999)
+    sku = f"SYN-{batch}-{number}".upper()
+    options = _synthetic_options(rng) if rng.random() < _MULTI_VARIANT_SHARE else []
+    # (sku, options, title, cents, stock) of each variant, in position order.
+    sold: list[tuple[str, dict[str, str], str, int, int]] = []
+    if not options:
+        stock = 0 if rng.random() < 0.1 else rng.randint(1, 500)
+        sold.append((sku, {}, "Default", base_cents, stock))
+    else:
+        sold_out = rng.random() < 0.1  # the whole product, like one in ten single ones
+        combinations: list[dict[str, str]] = [{}]
+        for option in options:
+            combinations = [
+                {**chosen, option["name"]: value}
+                for chosen in combinations
+                for value in option["values"]
+            ]
+        sizes = options[0]["values"] if options[0]["name"] == "Size" else _SIZES
+        smallest = _SIZES.index(sizes[0])
+        for position, chosen in enumerate(combinations, start=1):
+            # Larger sizes cost 5% more a step, so such a product has a price range.
+            step = _SIZES.index(chosen["Size"]) - smallest if "Size" in chosen else 0
+            stock = 0 if sold_out or rng.random() < 0.15 else rng.randint(1, 200)
+            title = " / ".join(chosen[option["name"]] for option in options)
+            sold.append((f"{sku}-{position}", chosen, title, base_cents * (20 + step) // 20, stock))
+    for position, (variant_sku, chosen, title, cents, stock) in enumerate(sold):
+        variants.append(_copy_line(
+            product_id, variant_sku, _json(chosen), title, _money(cents), stock, position,
+            created, created,
+        ))
+    option_values = {option["name"]: sorted(option["values"]) for option in options}
+    products.append(_copy_line(
+        product_id, name, f"{slugify(name)}-{batch}-{number}", description,
+        rng.choice(leaves) if leaves else None, created, created, _json(options),
+        _money(min(variant[3] for variant in sold)), _money(max(variant[3] for variant in sold)),
+        sum(variant[4] for variant in sold), len(sold), sku if len(sold) == 1 else None,
+        _json(option_values),
+    ))
+
+
+def _synthetic_options(rng: random.Random) -> list[dict]:
+    """Size, Colour or both, 2 to 12 combinations (sizes contiguous: S to L, never S and XL)."""
+    kind = rng.random()
+    if kind < 0.6:  # the common case, a garment: 3 or 4 sizes in 2 or 3 colours
+        sizes, colours = rng.randint(3, 4), rng.randint(2, 3)
+    elif kind < 0.8:
+        sizes, colours = rng.randint(2, 6), 0
+    else:
+        sizes, colours = 0, rng.randint(2, 6)
+    options = []
+    if sizes:
+        first = rng.randint(0, len(_SIZES) - sizes)
+        options.append({"name": "Size", "values": list(_SIZES[first:first + sizes])})
+    if colours:
+        options.append({"name": "Colour", "values": rng.sample(_COLOURS, colours)})
+    return options
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _copy_line(*values: object) -> str:
+    """A row in COPY's text format: tab-separated, \\N for NULL, backslashes and control
+    characters escaped (the generated text has none, so the check is all it costs)."""
+    fields = []
+    for value in values:
+        if value is None:
+            fields.append("\\N")
+        else:
+            text = str(value)
+            if "\\" in text or not text.isprintable():
+                text = text.translate(_COPY_ESCAPES)
+            fields.append(text)
+    return "\t".join(fields) + "\n"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
