@@ -40,6 +40,22 @@ matching AS NOT MATERIALIZED (
        -- Search-box syntax, read as plain words when PostgreSQL cannot parse it (0012).
        AND (:search::text IS NULL
             OR p.search_vector @@ product_search_query(:search::text))
+       -- `?option=`: a value of each option named, through the GIN index on option_values
+       -- (0018): one array of containers per name, {"Size": ["M"]} or {"Size": ["L"]}, which a
+       -- bitmap index scan takes as `@> ANY` (one index search per value, ORed; two names
+       -- are a BitmapAnd). What option_values says is exact for one name; with two or more,
+       -- one active variant must have them all, so the variants of what the index kept are
+       -- read too. Sql/facets.sql spells this filter the same way.
+       AND (:option_1::jsonb[] IS NULL OR p.option_values @> ANY (:option_1::jsonb[]))
+       AND (:option_2::jsonb[] IS NULL OR p.option_values @> ANY (:option_2::jsonb[]))
+       AND (:option_3::jsonb[] IS NULL OR p.option_values @> ANY (:option_3::jsonb[]))
+       AND (:option_variants::jsonb IS NULL
+            OR EXISTS (SELECT 1
+                         FROM product_variants v
+                        WHERE v.product_id = p.id AND v.is_active
+                          AND NOT EXISTS (SELECT 1
+                                            FROM jsonb_each(:option_variants::jsonb) AS f (name, vals)
+                                           WHERE (f.vals ? (v.options ->> f.name)) IS NOT TRUE)))
 )
 SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
@@ -47,6 +63,7 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
   FROM (SELECT CASE WHEN :category_id::bigint IS NULL AND :category_slug::text IS NULL
                      AND :min_price::numeric IS NULL AND :max_price::numeric IS NULL
                      AND :in_stock::boolean IS NULL AND :search::text IS NULL
+                     AND :option_1::jsonb[] IS NULL
                     THEN (SELECT active_products FROM catalog_counts)
                     ELSE (SELECT count(*) FROM matching)
                END AS total) AS totals

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -248,3 +249,36 @@ async def eventually(check, *, within: float = 15.0, pool=None, relay=None):
 async def ready(value):
     """`value` as an awaitable, for `eventually(lambda: ready(len(mailbox.messages) == 2))`."""
     return value
+
+
+async def create_variant(db, product_id: int, *, options: dict[str, str], title: str,
+                         price: str | Decimal, stock: int, sku: str | None = None,
+                         position: int = 0) -> int:
+    """A variant of `product_id` written straight to the database; its id. The variants'
+    trigger (0018) updates the product's price range, stock sum, SKU and option values."""
+    return await db.fetchval(
+        "INSERT INTO product_variants (product_id, sku, options, title, price, stock_quantity,"
+        " position) VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7) RETURNING id",
+        product_id, sku, json.dumps(options), title, Decimal(price), stock, position,
+    )
+
+
+async def create_product_in_variants(db, variants: list[tuple[dict[str, str], str, int]],
+                                     **product) -> int:
+    """A product sold in `variants`, each (options, price, stock), e.g. ({"Size": "M",
+    "Colour": "Red"}, "20.00", 3), with the options they name declared in that order; its id.
+    `product` takes what create_product takes (its default variant is replaced)."""
+    product_id = await create_product(db, **product)
+    default = await variant_of(db, product_id)
+    names = list(dict.fromkeys(name for options, _, _ in variants for name in options))
+    for position, (options, price, stock) in enumerate(variants):
+        await create_variant(db, product_id, options=options, price=price, stock=stock,
+                             title=" / ".join(options.values()), position=position)
+    await db.execute("DELETE FROM product_variants WHERE id = $1", default)
+    declared = [
+        {"name": name, "values": list(dict.fromkeys(o[name] for o, _, _ in variants if name in o))}
+        for name in names
+    ]
+    await db.execute("UPDATE products SET options = $2::text::jsonb WHERE id = $1",
+                     product_id, json.dumps(declared))
+    return product_id

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,9 @@ from shop_api.domain.inventory import change_stock
 from shop_api.errors import NotFound, ValidationFailed
 
 _SLUG_ATTEMPTS = 3
+# A product has at most three options, so an option filter naming more would match nothing:
+# the query refuses it, and the SQL has a parameter for each of three names.
+MAX_FILTERED_OPTIONS = 3
 _SPELLED_OUT = str.maketrans({
     "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "đ": "d",
     "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH",
@@ -32,6 +35,8 @@ class ProductFilters:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     in_stock: bool | None = None
+    # `?option=`: each option name with the values any of which will do, {"Size": ("M", "L")}
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sort: str | None = None
 
     def effective_sort(self) -> str:
@@ -44,6 +49,43 @@ class ProductFilters:
     def search_text(self) -> str | None:
         text = (self.search or "").strip()
         return text or None
+
+    def parameters(self) -> dict[str, Any]:
+        """The filter parameters of list_products (sql/products.sql) and product_facets
+        (sql/facets.sql); sort and paging aside."""
+        category_id = category_slug_ = None
+        if self.category is not None:
+            if self.category.isdigit():
+                category_id = int(self.category)
+            else:
+                category_slug_ = self.category
+        # One array of containers per option name, each {"Size": ["M"]}: the GIN index on
+        # products.option_values takes `@> ANY (...)` for "any of these values". The first
+        # three names fill the slots (the schema allows no more: products have at most three
+        # options); with two names or more the filter must also hold on one variant, which
+        # option_values cannot tell, so the whole filter goes to the variants too.
+        slots: list[list[dict[str, list[str]]] | None] = [
+            [{name: [value]} for value in values] for name, values in self.options.items()
+        ]
+        if len(slots) > MAX_FILTERED_OPTIONS:
+            raise ValueError(f"at most {MAX_FILTERED_OPTIONS} option names")
+        slots += [None] * (MAX_FILTERED_OPTIONS - len(slots))
+        return {
+            "category_id": category_id,
+            "category_slug": category_slug_,
+            "min_price": self.min_price,
+            "max_price": self.max_price,
+            "in_stock": self.in_stock,
+            "search": self.search_text(),
+            "option_1": slots[0],
+            "option_2": slots[1],
+            "option_3": slots[2],
+            "option_variants": self.option_map() if len(self.options) > 1 else None,
+        }
+
+    def option_map(self) -> dict[str, list[str]] | None:
+        """The option filter as jsonb takes it, {"Size": ["M", "L"]}; None when there is none."""
+        return {name: list(values) for name, values in self.options.items()} or None
 
 
 def slugify(text: str, *, max_length: int = 80) -> str:
@@ -101,21 +143,10 @@ async def list_products(
     conn: Queryable, filters: ProductFilters, *, limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     """One page of active products and how many match in all."""
-    category_id = category_slug_ = None
-    if filters.category is not None:
-        if filters.category.isdigit():
-            category_id = int(filters.category)
-        else:
-            category_slug_ = filters.category
     return await fetch_page(
         queries.list_products(
             conn,
-            category_id=category_id,
-            category_slug=category_slug_,
-            min_price=filters.min_price,
-            max_price=filters.max_price,
-            in_stock=filters.in_stock,
-            search=filters.search_text(),
+            **filters.parameters(),
             sort=filters.effective_sort(),
             limit=limit,
             offset=offset,

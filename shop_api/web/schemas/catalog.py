@@ -5,8 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
+from shop_api.domain.catalog import MAX_FILTERED_OPTIONS
 from shop_api.domain.limits import MAX_STOCK
 from shop_api.web.schemas.common import (
     MAX_ID,
@@ -17,6 +26,7 @@ from shop_api.web.schemas.common import (
     NonBlank,
     PaginationQuery,
     QueryFlag,
+    QuerySchema,
     StrictSchema,
     page_of,
     shaped,
@@ -65,7 +75,39 @@ class CategoryListOut(Schema):
 # -- products -------------------------------------------------------------------------------
 
 
-class ProductQuery(PaginationQuery):
+# `?option=Name:value`: 20 values in all are more than any storefront sidebar sends.
+MAX_OPTION_FILTERS = 20
+MAX_OPTION_FILTER_LENGTH = 200
+
+
+def _option_filters(entries: list[str]) -> dict[str, tuple[str, ...]]:
+    """["Size:M", "Size:L", "Colour:Red"] -> {"Size": ("M", "L"), "Colour": ("Red",)}: split
+    at the first ':', spaces around name and value dropped, repeated entries once."""
+    chosen: dict[str, tuple[str, ...]] = {}
+    for entry in entries:
+        if len(entry) > MAX_OPTION_FILTER_LENGTH:
+            raise ValidationError(
+                f"An option filter has at most {MAX_OPTION_FILTER_LENGTH} characters.", "option"
+            )
+        name, colon, value = entry.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not name or not value:
+            raise ValidationError(f"{entry!r} is not Name:value (e.g. Size:M).", "option")
+        values = chosen.setdefault(name, ())
+        if value not in values:
+            chosen[name] = (*values, value)
+    if len(chosen) > MAX_FILTERED_OPTIONS:
+        raise ValidationError(
+            f"At most {MAX_FILTERED_OPTIONS} option names: a product has at most "
+            f"{MAX_FILTERED_OPTIONS} options.",
+            "option",
+        )
+    return chosen
+
+
+class ProductFilterQuery(QuerySchema):
+    """The filters of a product list, which its facets take too."""
+
     search = fields.String(
         validate=validate.Length(max=MAX_SEARCH_LENGTH),
         metadata={
@@ -90,6 +132,45 @@ class ProductQuery(PaginationQuery):
     min_price = MoneyInput()
     max_price = MoneyInput()
     in_stock = QueryFlag("`true`: only products in stock; `false`: only sold out.")
+    options = fields.List(
+        # Each entry is checked by _option_filters: errors of a list's items would be keyed
+        # by their index, and a problem's errors are keyed by field name.
+        fields.String(),
+        data_key="option",
+        validate=validate.Length(max=MAX_OPTION_FILTERS),
+        metadata={
+            "description": (
+                "`Name:value`, repeatable: products with one active variant having all the "
+                "values named (`option=Size:M&option=Colour:Red`); a name given twice means "
+                "either value (`option=Size:M&option=Size:L`). Names and values are exact "
+                f"(case counts). At most {MAX_FILTERED_OPTIONS} names and "
+                f"{MAX_OPTION_FILTERS} values."
+            ),
+            "example": ["Size:M"],
+        },
+    )
+
+    @pre_load
+    def _repeated_options(self, data: Any, **_: Any) -> Any:
+        # A query string's MultiDict hands a field only its first value; `option` repeats.
+        if hasattr(data, "getall") and "option" in data:
+            return {**{key: data[key] for key in data}, "option": data.getall("option")}
+        return data
+
+    @validates_schema
+    def _price_range(self, data: dict, **_: Any) -> None:
+        low, high = data.get("min_price"), data.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise ValidationError("Must be at least min_price.", "max_price")
+
+    @post_load
+    def _options_by_name(self, data: dict, **_: Any) -> dict:
+        if "options" in data:
+            data["options"] = _option_filters(data["options"])
+        return data
+
+
+class ProductQuery(ProductFilterQuery, PaginationQuery):
     sort = fields.String(
         validate=validate.OneOf(SORTS),
         metadata={
@@ -100,12 +181,6 @@ class ProductQuery(PaginationQuery):
             )
         },
     )
-
-    @validates_schema
-    def _price_range(self, data: dict, **_: Any) -> None:
-        low, high = data.get("min_price"), data.get("max_price")
-        if low is not None and high is not None and low > high:
-            raise ValidationError("Must be at least min_price.", "max_price")
 
 
 class ProductUpdateIn(StrictSchema):
