@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from shop_api.domain import catalog, recommendations
+from shop_api.domain import catalog, facets, recommendations
 from shop_api.web.endpoint import ADMIN, PUBLIC, USER, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -13,6 +13,8 @@ from shop_api.web.schemas.catalog import (
     CategoryIn,
     CategoryListOut,
     CategoryOut,
+    FacetQuery,
+    FacetsOut,
     ProductDetailOut,
     ProductIn,
     ProductListOut,
@@ -80,6 +82,27 @@ async def create_product(request: web.Request, body: dict) -> web.Response:
         **body,
     )
     return json_response(product_out(row), status=201)
+
+
+# Before /<id>: "facets" is a path of its own, never an id.
+@routes.get("/api/products/facets")
+@routes.get("/api/products/facets/")
+@endpoint(
+    summary="Counts for a filter sidebar",
+    description=(
+        "Takes the filters of the list (`sort`, `page` and `per_page` are ignored) and counts "
+        "products: in all, per category, per price band, per option value and by "
+        "availability. Each facet is counted with every filter except its own, so a chosen "
+        "value still shows what choosing another would give. The same 422s as the list."
+    ),
+    tag=TAG,
+    query=FacetQuery,
+    response=FacetsOut,
+)
+async def product_facets(
+    request: web.Request, query: dict, conn: asyncpg.Connection
+) -> web.Response:
+    return json_response(await facets.product_facets(conn, catalog.ProductFilters(**query)))
 
 
 @routes.get(r"/api/products/{product_id:\d+}")

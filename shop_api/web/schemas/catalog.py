@@ -300,6 +300,96 @@ class ProductListOut(Schema):
     items = fields.List(fields.Nested(ProductOut), required=True)
 
 
+# -- facets ---------------------------------------------------------------------------------
+
+# The facets take the list's filters; sort, page and per_page mean nothing to them and are
+# ignored like any other unknown query parameter.
+FacetQuery = ProductFilterQuery
+
+
+class CategoryFacetOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    count = fields.Integer(
+        required=True,
+        metadata={"description": "Products in it or in any of its sub-categories."},
+    )
+
+
+class PriceRangeOut(Schema):
+    """Prices from `min` (included) up to `max` (not included)."""
+
+    min = MoneyOutput(required=True)
+    max = MoneyOutput(required=True)
+    count = fields.Integer(required=True)
+
+
+class OptionValueFacetOut(Schema):
+    value = fields.String(required=True, metadata={"example": "M"})
+    count = fields.Integer(required=True)
+
+
+class OptionFacetOut(Schema):
+    name = fields.String(required=True, metadata={"example": "Size"})
+    values = fields.List(
+        fields.Nested(OptionValueFacetOut),
+        required=True,
+        metadata={"description": "Most products first."},
+    )
+
+
+class AvailabilityOut(Schema):
+    in_stock = fields.Integer(required=True)
+    out_of_stock = fields.Integer(required=True)
+
+
+class FacetsOut(Schema):
+    total = fields.Integer(
+        required=True, metadata={"description": "Products matching every filter."}
+    )
+    categories = fields.List(
+        fields.Nested(CategoryFacetOut),
+        required=True,
+        metadata={
+            "description": (
+                "Every filter but `category`; the categories with any product, parents "
+                "first. A product counts in its category and in each one above it."
+            )
+        },
+    )
+    price_ranges = fields.List(
+        fields.Nested(PriceRangeOut),
+        required=True,
+        metadata={
+            "description": (
+                "Every filter but `min_price` and `max_price`: up to five bands of round "
+                "prices holding about as many products each, `min` included and `max` not, "
+                "from 0 to past the highest price, each starting where the one before ends; "
+                "every product is in exactly one, by its `price` (the lowest of its "
+                "variants), so the counts add up to the products matching the other "
+                "filters. No band is empty."
+            )
+        },
+    )
+    options = fields.List(
+        fields.Nested(OptionFacetOut),
+        required=True,
+        metadata={
+            "description": (
+                "By name. Each option is counted under every filter but its own values: "
+                "with `option=Size:M`, Size still counts L, and Colour counts the products "
+                "with a variant of that colour in M."
+            )
+        },
+    )
+    availability = fields.Nested(
+        AvailabilityOut,
+        required=True,
+        metadata={"description": "Every filter but `in_stock`."},
+    )
+
+
 ProductPage = page_of(ProductOut, "ProductPage")
 ReviewPage = page_of(ReviewOut, "ReviewPage")
 ReviewQuery = PaginationQuery

@@ -1,0 +1,3 @@
+DROP INDEX products_active_long_option_sets_idx;
+DROP INDEX products_active_option_sets_idx;
+DROP INDEX products_active_price_facets_idx;

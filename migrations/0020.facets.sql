@@ -1,0 +1,18 @@
+-- Facets (issue 12): indexes for the counts beside a product list (sql/facets.sql), so that
+-- counting the whole catalog for a facet reads a narrow index instead of the products' rows.
+-- depends: 0018.variants
+
+-- The price facet counts each cell of its price grid with an index-only range scan; the
+-- category and stock filters it keeps are columns of the index, so no row is visited.
+CREATE INDEX products_active_price_facets_idx
+    ON products (price) INCLUDE (category_id, stock_quantity) WHERE is_active;
+
+-- The option facet counts products with the same option values together, reading them in
+-- order from this index (no hashing of jsonb). A btree entry holds at most about 2.7 kB,
+-- so values longer than 1,000 characters as text (at most ~2.3 kB as jsonb) stay out of
+-- it, and the facet reads those few products through the next index.
+CREATE INDEX products_active_option_sets_idx
+    ON products (option_values) INCLUDE (category_id, price, stock_quantity)
+    WHERE is_active AND option_values <> '{}' AND length(option_values::text) <= 1000;
+CREATE INDEX products_active_long_option_sets_idx
+    ON products (id) WHERE is_active AND length(option_values::text) > 1000;
