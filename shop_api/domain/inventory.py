@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from shop_api.db import Queryable, atomic, fetch_page, queries
+from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
 from shop_api.domain.admin import contains_pattern
 from shop_api.domain.stock_errors import insufficient_stock, shortage
-from shop_api.errors import NotFound
+from shop_api.errors import Conflict, NotFound
 
 STOCK_COUNT_REASON = "Stock count."
 
@@ -30,8 +30,25 @@ async def list_stock(
             limit=limit,
             offset=offset,
         ),
-        key="product_id",
+        key="variant_id",
     )
+
+
+async def sole_variant(conn: Queryable, product_id: int) -> int:
+    """The variant a Release 1 client means by a product: its only active one (or, for a
+    product without active variants, e.g. a deleted one, its only variant at all). A product
+    with several is a 409 `variant_required`, since the client must say which; no such
+    product (no variant at all) is a 404."""
+    found = await fetch_all(queries.inventory_product_variants(conn, product_id=product_id))
+    if not found:
+        raise NotFound("No such product.")
+    if len(found) > 1 and found[1]["is_active"] == found[0]["is_active"]:
+        raise Conflict(
+            "This product has several variants: change the stock of one of them with "
+            "PUT /api/admin/inventory/variants/<variant_id>.",
+            code="variant_required",
+        )
+    return found[0]["id"]
 
 
 async def change_stock(
