@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError
 from multidict import MultiDictProxy
 
 from shop_api.db import fetch_all, queries
-from shop_api.domain import admin, dashboard, inventory
+from shop_api.domain import admin, dashboard, inventory, variants
 from shop_api.domain.order_status import REFUNDABLE, STATUSES, TRANSITIONS
 from shop_api.errors import Conflict, NotFound, ValidationFailed
 from shop_api.web.admin import charts, sessions
@@ -291,7 +291,9 @@ async def _stock_form(
         body = _stock_change(form)
         async with request.config_dict[db_pool_key].acquire() as conn:
             if variant_id is None:
-                variant_id = await inventory.sole_variant(conn, product_id)
+                variant_id = await variants.sole_variant_id(
+                    conn, product_id=product_id, several=Conflict, include_deleted=True
+                )
             row = await inventory.change_stock(
                 conn,
                 variant_id=variant_id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from shop_api.domain import admin, dashboard, inventory
+from shop_api.domain import admin, dashboard, inventory, variants
+from shop_api.errors import Conflict
 from shop_api.web.endpoint import ADMIN, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -181,10 +182,11 @@ STOCK_CHANGE = (
     "optional) or `{adjustment, reason}` (added to the current stock, negative to take away); "
     "anything else is a 422. Concurrent changes and checkouts apply one after the other under "
     "the variant's row lock. Stock never goes below 0: such an adjustment is a 409 "
-    "`insufficient_stock` with `errors.items: [{product_id, requested, available}]` and "
-    "changes nothing; above 1,000,000,000 it is a 409 `stock_limit`. Every change is kept in "
-    "the inventory ledger (who, when, which variant, how much, why, the stock it left); a "
-    "change of 0 records nothing. Deleted variants and products can be restocked."
+    "`insufficient_stock` with `errors.items: [{product_id, variant_id, requested, "
+    "available}]` and changes nothing; above 1,000,000,000 it is a 409 `stock_limit`. Every "
+    "change is kept in the inventory ledger (who, when, which variant, how much, why, the "
+    "stock it left); a change of 0 records nothing. Deleted variants and products can be "
+    "restocked."
 )
 
 
@@ -229,7 +231,9 @@ async def change_stock(
     body: dict,
     conn: asyncpg.Connection,
 ) -> web.Response:
-    variant_id = await inventory.sole_variant(conn, product_id)
+    variant_id = await variants.sole_variant_id(
+        conn, product_id=product_id, several=Conflict, include_deleted=True
+    )
     return await _change_stock(request, conn, user, variant_id, body)
 
 
