@@ -128,7 +128,7 @@ async def test_setting_the_counted_stock(client, db, admin):
         (product, 22, "Delivery", 25, None, admin.id),
     ]
     assert await db.fetchval(
-        "SELECT updated_at > created_at FROM products WHERE id = $1", product
+        "SELECT updated_at > created_at FROM product_variants WHERE product_id = $1", product
     ) is True
 
 
@@ -150,7 +150,8 @@ async def test_stock_never_goes_below_zero_and_nothing_changes(client, db, admin
     product = await create_product(db, stock=3)
     response = await change(client, admin, product, {"adjustment": -4, "reason": "Lost"})
     body = await assert_problem(response, 409, "insufficient_stock")
-    assert body["errors"] == {"items": [{"product_id": product, "requested": 4, "available": 3}]}
+    assert body["errors"] == {"items": [{"product_id": product, "requested": 4, "available": 3,
+                                         "variant_id": await variant_of(db, product)}]}
     assert await stock_of(db, product) == 3
     assert await ledger(db) == []
 
@@ -418,7 +419,7 @@ async def test_unknown_variants_and_products_are_404s(client, db, admin):
 
 
 async def test_concurrent_adjustments_of_one_variant_lose_nothing(client, db, admin):
-    shirt, (small, medium, _) = await create_shirt(db, stocks=(10, 10))
+    shirt, (small, medium) = await create_shirt(db, stocks=(10, 10))
     responses = await asyncio.gather(*[
         change_variant(client, admin, small if n % 4 else medium,
                        {"adjustment": 1, "reason": f"Found one ({n})"})
