@@ -65,7 +65,7 @@ SELECT s.product_id, p.name, s.units_sold, round(s.revenue, 2)::text AS revenue
 -- name: dashboard_low_stock
 -- Variants on sale (the variant and its product active) at or below the threshold, emptiest
 -- first: a walk of product_variants_active_stock_idx (0018) that looks each variant's product
--- up and stops at `limit` (0.8 ms on 300,000 variants, 10,000 of them low).
+-- up and stops at `limit` (EXPLAIN ANALYZE: 0.6 ms on 300,000 variants, 10,344 of them low).
 SELECT v.id AS variant_id, v.product_id, p.name, v.title AS variant_title, v.sku,
        v.stock_quantity
   FROM product_variants v

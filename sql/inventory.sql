@@ -13,14 +13,15 @@
 -- Low stock is spelled as the predicate of product_variants_active_stock_idx (0018) plus the
 -- product's is_active: the count reads the index range of low variants and looks each one's
 -- product up, so it costs what the low variants number, not the catalog. A flag on the variant
--- for "product active" would need every product delete to write its variants; not worth it at
--- these figures. The join is a LEFT JOIN (every variant has its product) so that a count
--- without a filter drops it and counts variants alone.
--- Measured (EXPLAIN ANALYZE of the prepared statement, custom plans; 100,000 products, 300,000
--- variants of which 10,344 active ones low at threshold 5 and 5% of the products deleted; a
--- busy 2-CPU machine, medians of 3): no filter 55 ms (170 ms with an inner join);
--- low_stock=true 75 ms (the count's index range and product lookups; the page 0.3 ms from
--- product_variants_product_idx); low_stock=false 210 ms; a search 350 ms.
+-- for "product active" would make it index-only, but every product delete would then have to
+-- write its variants; not worth it at these figures. The join is a LEFT JOIN (every variant
+-- has its product) so that a count without a filter drops it and counts variants alone.
+-- Measured (EXPLAIN ANALYZE of the prepared statement; 16 mixed executions of it were 16
+-- custom plans; 100,000 products with 300,000 variants, 10,344 of them active and low at
+-- threshold 5, 5% of the products deleted; a busy 2-CPU machine, medians of 5): no filter
+-- 55 ms (125 ms with an inner join); low_stock=true 72 ms (the count; its page is 0.3 ms from
+-- product_variants_product_idx); low_stock=false 180 ms; a search 380 ms, with low_stock=true
+-- 85 ms. Release 1 read 100,000 product rows for the same: 16, 2, 104 and 216 ms.
 WITH matching AS NOT MATERIALIZED (
     SELECT v.id AS variant_id, v.product_id, p.name, v.title AS variant_title, v.sku,
            v.stock_quantity, v.position,

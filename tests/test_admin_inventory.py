@@ -349,6 +349,9 @@ async def test_low_stock_and_search_are_per_variant(client, db, admin):
     assert await found("?search=OLD") == old
     assert await found("?search=shirt&low_stock=true") == [small, medium]
     assert await found("?per_page=2&page=2") == [large, old[0]]
+    past_the_end = await client.get("/api/admin/inventory?page=9", headers=admin.headers)
+    assert {key: value for key, value in (await past_the_end.json()).items()
+            if key in ("items", "total")} == {"items": [], "total": 5}
 
 
 async def test_a_variants_stock_is_set_and_adjusted_in_the_ledger(client, db, admin):

@@ -63,8 +63,12 @@ class LowStockOut(Schema):
     product_id = fields.Integer(required=True)
     name = fields.String(required=True, metadata={"description": "The product's name."})
     variant_title = fields.String(required=True, metadata={"example": "M / Red"})
-    sku = fields.String(required=True, allow_none=True, metadata={"description": "The variant's."})
-    stock_quantity = fields.Integer(required=True, metadata={"description": "The variant's."})
+    sku = fields.String(
+        required=True, allow_none=True, metadata={"description": "The variant's SKU."}
+    )
+    stock_quantity = fields.Integer(
+        required=True, metadata={"description": "The variant's stock."}
+    )
 
 
 class DashboardOut(Schema):
@@ -170,8 +174,12 @@ class InventoryOut(Schema):
         required=True,
         metadata={"description": "The option values joined with \" / \", or \"Default\"."},
     )
-    sku = fields.String(required=True, allow_none=True, metadata={"description": "The variant's."})
-    stock_quantity = fields.Integer(required=True, metadata={"description": "The variant's."})
+    sku = fields.String(
+        required=True, allow_none=True, metadata={"description": "The variant's SKU."}
+    )
+    stock_quantity = fields.Integer(
+        required=True, metadata={"description": "The variant's stock."}
+    )
     is_active = fields.Boolean(
         required=True,
         metadata={"description": "false once the variant or its product was deleted."},
