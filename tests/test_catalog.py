@@ -685,8 +685,8 @@ async def test_the_catalog_routes_are_documented(client):
     assert set(paths["/api/products/categories"]) == {"get", "post"}
     assert set(paths["/api/products/{product_id}/reviews"]) == {"get", "post"}
     parameters = {p["name"] for p in paths["/api/products"]["get"]["parameters"]}
-    assert parameters == {"search", "category", "min_price", "max_price", "in_stock", "sort",
-                          "page", "per_page"}
+    assert parameters == {"search", "category", "min_price", "max_price", "in_stock", "option",
+                          "sort", "page", "per_page"}
     assert "409" in paths["/api/products"]["post"]["responses"]
     assert "sku_taken" in paths["/api/products"]["post"]["description"]
     review = document["components"]["schemas"]["ReviewOut"]
