@@ -72,14 +72,26 @@ searched AS NOT MATERIALIZED (
     UNION ALL
         SELECT * FROM found WHERE :search::text IS NOT NULL
 ),
--- With an option filter: the products with a value of some option filtered, from the GIN
--- index on option_values (0018), once. For one option name that is the filter itself.
+-- With an option filter: the products with a value of some option filtered, once (for one
+-- option name, the filter itself). As in list_products' count, in two parts, so that the
+-- planner may read the products whose values fit products_active_option_sets_idx (0020)
+-- from it, or else take the GIN index on option_values (0018).
 option_candidates AS MATERIALIZED (
-    SELECT s.*
-      FROM searched s
-     WHERE :option_1::jsonb[] IS NOT NULL
-       AND s.option_values @> ANY (array_cat(array_cat(:option_1::jsonb[], :option_2::jsonb[]),
-                                             :option_3::jsonb[]))
+        SELECT s.*
+          FROM searched s
+         WHERE :option_1::jsonb[] IS NOT NULL
+           AND s.option_values <> '{}' AND length(s.option_values::text) <= 1000
+           AND s.option_values @> ANY (array_cat(array_cat(:option_1::jsonb[],
+                                                           :option_2::jsonb[]),
+                                                 :option_3::jsonb[]))
+    UNION ALL
+        SELECT s.*
+          FROM searched s
+         WHERE :option_1::jsonb[] IS NOT NULL
+           AND length(s.option_values::text) > 1000
+           AND s.option_values @> ANY (array_cat(array_cat(:option_1::jsonb[],
+                                                           :option_2::jsonb[]),
+                                                 :option_3::jsonb[]))
 ),
 -- The products the option filter keeps, spelled as in list_products (its comment says how):
 -- the candidates themselves for one option name.
