@@ -55,13 +55,22 @@ def start_services(name: str) -> tuple[dict[str, str], list]:
 async def fresh_bench_database(database_url: str) -> None:
     """Create the database if missing, drop and recreate its public schema, and migrate it.
 
+    It empties the database, so its name must contain "bench" (see empty_bench_database).
+    """
+    from shop_api.ops.migrate import apply_migrations
+
+    await empty_bench_database(database_url)
+    apply_migrations(database_url)
+
+
+async def empty_bench_database(database_url: str) -> None:
+    """Create the database if missing, and drop and recreate its public schema.
+
     It empties the database, so its name must contain "bench". The database is created through
     the `postgres` database of the same server (TCP or, for the embedded one, Unix socket: the
     URL's query, such as ?host=/path, is kept).
     """
     import asyncpg
-
-    from shop_api.ops.migrate import apply_migrations
 
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
@@ -79,7 +88,6 @@ async def fresh_bench_database(database_url: str) -> None:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
     finally:
         await conn.close()
-    apply_migrations(database_url)
 
 
 def ensure_port_free(port: int) -> None:

@@ -1,17 +1,24 @@
-"""Load test of the catalog on 100,000 products: list (plain, by category, searched) and detail.
+"""Load test of the catalog on 100,000 products: list, detail and facets, beside a baseline.
+
+On 100,000 products (about 300,000 variants): the list (plain, by category, searched, by
+option), detail, and facets (broad, by category, searched), beside the list and detail of an
+older checkout (Release 1) measured the same way in the same run.
 
     apt-get install -y wrk                                 # the load generator (Debian package)
-    .venv/bin/python bench/catalog.py                      # embedded PostgreSQL and Redis
+    git worktree add --detach ../release-1 e43fb79         # Release 1: before variants (0018)
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/shop_bench \\
-    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/catalog.py
+    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/catalog.py --baseline ../release-1
 
-Steps: create the bench database if missing and empty it (its name must contain "bench": this
-drops its schema), migrate, seed the demo shop plus synthetic products up to --products, VACUUM
-ANALYZE, print the EXPLAIN ANALYZE summary of the list query for every filter (flagging any
-sequential scan of products), start ONE web process (`shop-api serve`, one event loop), run
-wrk against each scenario for --duration seconds, print requests/s and p50/p99, and stop
-everything it started.
-wrk runs one thread (-t1) so it takes as little CPU from the server as it can.
+Steps: for this checkout, and for --baseline when given (in the database named like
+DATABASE_URL's with `_baseline` added), create the database if missing and empty it (its name
+must contain "bench": this drops its schema), migrate and seed with that checkout's own
+`shop-api migrate` and `shop-api seed` (the demo shop plus synthetic products up to
+--products), VACUUM ANALYZE, and start ONE web process of it (`shop-api serve`, one event
+loop). Print the EXPLAIN ANALYZE summary of this checkout's list and facet queries (flagging
+any sequential scan of products or variants). Then run wrk on each scenario for --duration
+seconds, the baseline's run of a scenario right before this checkout's so both see the same
+machine, and print requests/s and p50/p99 side by side. Stop everything it started.
+wrk runs one thread (-t1) so it takes as little CPU from the servers as it can.
 """
 
 from __future__ import annotations
@@ -24,15 +31,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from decimal import Decimal
-from urllib.parse import urlencode
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from _support import (
+    ROOT,
+    empty_bench_database,
     ensure_port_free,
-    fresh_bench_database,
     start_services,
     stop_all,
     wait_until_up,
@@ -46,27 +54,52 @@ CATEGORIES = [
     "electronics", "home-kitchen", "audio", "coffee-tea", "clothing-shoes", "fitness", "books",
     "cycling",
 ]
-
-# The list query's filters for EXPLAIN ANALYZE: (label, parameters beyond the defaults).
-EXPLAINED = [
-    ("plain (newest)", {}),
-    ("category, top level with descendants", {"category_slug": "home-kitchen"}),
-    ("category, leaf", {"category_slug": "audio"}),
-    ("min_price", {"min_price": Decimal("400")}),
-    ("min_price + max_price", {"min_price": Decimal("100"), "max_price": Decimal("120")}),
-    ("in_stock=true", {"in_stock": True}),
-    ("in_stock=false", {"in_stock": False}),
-    ("search (broad word), relevance", {"search": "walnut", "sort": "relevance"}),
-    ("search (phrase), relevance", {"search": '"leather wallet"', "sort": "relevance"}),
-    ("search + category + price + stock", {
-        "search": "leather", "category_slug": "home-kitchen", "min_price": Decimal("50"),
-        "max_price": Decimal("300"), "in_stock": True, "sort": "-price"}),
-    ("sort=price", {"sort": "price"}),
-    ("sort=-price", {"sort": "-price"}),
-    ("sort=name", {"sort": "name"}),
-    ("sort=rating", {"sort": "rating"}),
-    ("category + sort=price", {"category_slug": "electronics", "sort": "price"}),
+# `?option=` filters of the list: one value, either of two, and one variant with two values.
+OPTION_FILTERS = [
+    ["Size:M"], ["Colour:Red"], ["Size:XS", "Size:XXL"], ["Size:M", "Colour:Navy"],
+    ["Size:L", "Colour:Black", "Colour:White"], ["Colour:Sand"], ["Size:S", "Colour:Grey"],
+    ["Size:XL"],
 ]
+
+# The list query's filters for EXPLAIN ANALYZE: (label, filters, sort).
+EXPLAINED = [
+    ("plain (newest)", {}, "newest"),
+    ("category, top level with descendants", {"category": "home-kitchen"}, "newest"),
+    ("category, leaf", {"category": "audio"}, "newest"),
+    ("min_price", {"min_price": Decimal("400")}, "newest"),
+    ("min_price + max_price", {"min_price": Decimal("100"), "max_price": Decimal("120")},
+     "newest"),
+    ("in_stock=true", {"in_stock": True}, "newest"),
+    ("in_stock=false", {"in_stock": False}, "newest"),
+    ("search (broad word), relevance", {"search": "walnut"}, "relevance"),
+    ("search (phrase), relevance", {"search": '"leather wallet"'}, "relevance"),
+    ("search + category + price + stock", {
+        "search": "leather", "category": "home-kitchen", "min_price": Decimal("50"),
+        "max_price": Decimal("300"), "in_stock": True}, "-price"),
+    ("sort=price", {}, "price"),
+    ("sort=-price", {}, "-price"),
+    ("sort=name", {}, "name"),
+    ("sort=rating", {}, "rating"),
+    ("category + sort=price", {"category": "electronics"}, "price"),
+    ("option Size:M", {"options": {"Size": ("M",)}}, "newest"),
+    ("option Size:XS or XXL", {"options": {"Size": ("XS", "XXL")}}, "newest"),
+    ("option Size:M + Colour:Navy (one variant)",
+     {"options": {"Size": ("M",), "Colour": ("Navy",)}}, "newest"),
+    ("option + category + sort=price",
+     {"options": {"Colour": ("Red",)}, "category": "clothing-shoes"}, "price"),
+]
+EXPLAINED_FACETS = [
+    ("broad (no filter)", {}),
+    ("category, top level", {"category": "clothing-shoes"}),
+    ("category, leaf", {"category": "audio"}),
+    ("search (broad word)", {"search": "walnut"}),
+    ("search (phrase)", {"search": '"leather wallet"'}),
+    ("price range + in stock", {"min_price": Decimal("100"), "max_price": Decimal("200"),
+                                "in_stock": True}),
+    ("option Size:M", {"options": {"Size": ("M",)}}),
+    ("option Size:M + Colour:Navy", {"options": {"Size": ("M",), "Colour": ("Navy",)}}),
+]
+TABLES = ("products", "product_variants")
 
 
 @dataclass
@@ -76,6 +109,29 @@ class Outcome:
     p50: str
     p99: str
     errors: str
+
+
+@dataclass
+class Shop:
+    """One checkout under test: its code, its database, its server."""
+
+    label: str
+    code: Path
+    database_url: str
+    port: int
+    server: subprocess.Popen | None = None
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, "DATABASE_URL": self.database_url, "PYTHONPATH": str(self.code),
+                "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING"}
+
+    def cli(self, env: dict[str, str], *args: str) -> str:
+        """`shop-api <args>` of this checkout; what it printed."""
+        done = subprocess.run(  # noqa: S603 - fixed arguments
+            [sys.executable, "-m", "shop_api.ops.cli", *args], cwd=self.code,
+            env=self.environment(env), capture_output=True, text=True, check=True,
+        )
+        return done.stdout
 
 
 def wrk_command() -> str:
@@ -88,24 +144,37 @@ def wrk_command() -> str:
     return found
 
 
-async def prepare_database(database_url: str, products: int) -> list[int]:
-    """A fresh bench database with `products` active products; returns some of their ids."""
+def baseline_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path=parts.path + "_baseline"))
+
+
+async def prepare(shop: Shop, env: dict[str, str], products: int, *, reuse: bool) -> list[int]:
+    """A fresh database for `shop` with `products` active products, made by its own code (or
+    the one a previous run left, with `reuse`); some of their ids."""
     import asyncpg
 
-    from shop_api.ops.seed import seed_demo, seed_synthetic_products
-    from shop_api.settings import Settings
-
-    await fresh_bench_database(database_url)
-    conn = await asyncpg.connect(database_url)
+    if not reuse:
+        await empty_bench_database(shop.database_url)
+        shop.cli(env, "migrate")
+        shop.cli(env, "seed")
+    conn = await asyncpg.connect(shop.database_url)
     try:
-        started = time.perf_counter()
-        demo = await seed_demo(conn, Settings(database_url=database_url, bcrypt_rounds=4))
-        synthetic = max(0, products - demo.products)
-        await seed_synthetic_products(conn, synthetic)
-        print(f"seeded {demo.products} demo + {synthetic:,} synthetic products "
-              f"in {time.perf_counter() - started:.1f} s")
-        # Fresh visibility map and statistics, as autovacuum would leave them in production.
-        await conn.execute("VACUUM ANALYZE products")
+        if not reuse:
+            demo = await conn.fetchval("SELECT count(*) FROM products")
+            added = shop.cli(env, "seed", "--products", str(max(1, products - demo)))
+            print(f"{shop.label}: {demo} demo products, then {added.strip().splitlines()[-1]}")
+            # Fresh visibility map and statistics, as autovacuum would leave them.
+            for table in TABLES:
+                if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                    await conn.execute(f"VACUUM ANALYZE {table}")
+        active = await conn.fetchval("SELECT count(*) FROM products WHERE is_active")
+        variants = ""
+        if await conn.fetchval("SELECT to_regclass('product_variants') IS NOT NULL"):
+            count = await conn.fetchval("SELECT count(*) FROM product_variants WHERE is_active")
+            variants = f", {count:,} active variants"
+        print(f"{shop.label}: {active:,} active products{variants}")
+        await conn.execute("SELECT setseed(0.12)")
         rows = await conn.fetch(
             "SELECT id FROM products WHERE is_active ORDER BY random() LIMIT 2000"
         )
@@ -114,56 +183,74 @@ async def prepare_database(database_url: str, products: int) -> list[int]:
         await conn.close()
 
 
+def plan_reads(plan: list[str]) -> tuple[list[str], bool]:
+    """How a plan reads products and variants (its scan lines, deduplicated), and whether it
+    reads either sequentially."""
+    # Branches the request's values rule out show "(never executed)": not reads.
+    executed = [line for line in plan if "(never executed)" not in line]
+    reads = sorted({
+        re.sub(r"\s*\(actual.*", "", line.strip().removeprefix("->  "))
+        for line in executed
+        if re.search(r"Scan( Backward)? (using \w+ )?on (products|product_variants)\b", line)
+        or re.search(r"Bitmap Index Scan on (products|product_variants)_", line)
+    })
+    sequential = any(re.search(r"Seq Scan on (products|product_variants)\b", line)
+                     for line in executed)
+    return reads, sequential
+
+
 async def explain(database_url: str) -> list[str]:
-    """EXPLAIN ANALYZE of the list query per filter: how products are read, and the time."""
-    import asyncpg
+    """EXPLAIN ANALYZE of the list and facet queries per filter: how products and variants are
+    read, and the time."""
+    from shop_api.db import create_pool, queries
+    from shop_api.domain.catalog import ProductFilters
+    from shop_api.domain.facets import PRICE_GRID
 
-    from shop_api.db import queries
+    def arguments(name: str, parameters: dict) -> list:
+        return [parameters.get(key) for key in queries.driver_adapter.var_sorted[name]]
 
-    order = queries.driver_adapter.var_sorted["list_products"]
-    defaults = {
-        "category_id": None, "category_slug": None, "min_price": None, "max_price": None,
-        "in_stock": None, "search": None, "sort": "newest", "limit": 20, "offset": 0,
-    }
+    def list_parameters(filters: dict, sort: str) -> dict:
+        return {**ProductFilters(**filters).parameters(), "sort": sort, "limit": 20,
+                "offset": 0}
+
     lines = []
-    conn = await asyncpg.connect(database_url)
+    pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
-        for label, change in EXPLAINED:
-            parameters = {**defaults, **change}
-            plan = [
-                row[0]
-                for row in await conn.fetch(
-                    "EXPLAIN (ANALYZE, COSTS OFF) " + queries.list_products.sql,
-                    *[parameters[name] for name in order],
-                )
-            ]
-            reads = sorted({
-                re.sub(r"\s*\(actual.*", "", line.strip().removeprefix("->  "))
-                for line in plan
-                if re.search(r"(Scan|Scan Backward) (using \w+ )?on products\b", line)
-                or "Bitmap Index Scan on products_" in line
-            })
-            total = next(line for line in plan if line.startswith("Execution Time"))
-            seq = " <-- SEQ SCAN" if any("Seq Scan on products" in line for line in plan) else ""
-            lines.append(f"{label}: {total.split(': ')[1]}{seq}")
-            lines.extend(f"    {read}" for read in reads)
-        # The plans above are custom plans (made with the values). Prepared statements may
-        # switch to one generic plan after five runs; check that PostgreSQL does not.
-        statement = await conn.prepare(queries.list_products.sql)
-        for _round in range(6):
-            for _, change in EXPLAINED:
-                parameters = {**defaults, **change}
-                await statement.fetch(*[parameters[name] for name in order])
-        counts = await conn.fetchrow(
-            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
-            " WHERE statement = $1", queries.list_products.sql,
-        )
-        lines.append(
-            f"plan cache after {6 * len(EXPLAINED)} runs of the prepared list query: "
-            f"{counts['custom_plans']} custom plans, {counts['generic_plans']} generic"
-        )
+        async with pool.acquire() as conn:
+            runs = [("list", label, "list_products", list_parameters(filters, sort))
+                    for label, filters, sort in EXPLAINED]
+            runs += [("facets", label, "product_facets", {
+                **ProductFilters(**filters).parameters(),
+                "option_filter": ProductFilters(**filters).option_map(),
+                "price_grid": list(PRICE_GRID)}) for label, filters in EXPLAINED_FACETS]
+            for kind, label, name, parameters in runs:
+                plan = [row[0] for row in await conn.fetch(
+                    "EXPLAIN (ANALYZE, COSTS OFF) " + getattr(queries, name).sql,
+                    *arguments(name, parameters),
+                )]
+                reads, sequential = plan_reads(plan)
+                total = next(line for line in plan if line.startswith("Execution Time"))
+                flag = " <-- SEQ SCAN" if sequential else ""
+                lines.append(f"{kind} {label}: {total.split(': ')[1]}{flag}")
+                lines.extend(f"    {read}" for read in reads)
+            # The plans above are custom plans (made with the values). Prepared statements may
+            # switch to one generic plan after five runs; check that the list does not.
+            statement = await conn.prepare(queries.list_products.sql)
+            for _round in range(6):
+                for _, filters, sort in EXPLAINED:
+                    await statement.fetch(
+                        *arguments("list_products", list_parameters(filters, sort))
+                    )
+            counts = await conn.fetchrow(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement = $1", queries.list_products.sql,
+            )
+            lines.append(
+                f"plan cache after {6 * len(EXPLAINED)} runs of the prepared list query: "
+                f"{counts['custom_plans']} custom plans, {counts['generic_plans']} generic"
+            )
     finally:
-        await conn.close()
+        await pool.close()
     return lines
 
 
@@ -178,16 +265,26 @@ def lua_script(paths: list[str]) -> str:
     )
 
 
-def scenarios(ids: list[int]) -> dict[str, list[str]]:
+def scenarios(ids: list[int]) -> dict[str, tuple[list[str], bool]]:
+    """Each scenario's paths, and whether the baseline has it too."""
+    def query(**params: str) -> str:
+        return urlencode(params)
+
     return {
-        "GET /api/products/ (plain, newest)": ["/api/products/"],
-        "GET /api/products/?category=<slug>": [
-            "/api/products/?" + urlencode({"category": slug}) for slug in CATEGORIES
-        ],
-        "GET /api/products/?search=<text>": [
-            "/api/products/?" + urlencode({"search": text}) for text in SEARCHES
-        ],
-        "GET /api/products/<id>": [f"/api/products/{product_id}" for product_id in ids],
+        "GET /api/products/ (plain, newest)": (["/api/products/"], True),
+        "GET /api/products/?category=<slug>": (
+            [f"/api/products/?{query(category=slug)}" for slug in CATEGORIES], True),
+        "GET /api/products/?search=<text>": (
+            [f"/api/products/?{query(search=text)}" for text in SEARCHES], True),
+        "GET /api/products/<id>": ([f"/api/products/{product_id}" for product_id in ids], True),
+        "GET /api/products/?option=<Name:value>": (
+            ["/api/products/?" + urlencode([("option", o) for o in options])
+             for options in OPTION_FILTERS], False),
+        "GET /api/products/facets (broad)": (["/api/products/facets"], False),
+        "GET /api/products/facets?category=<slug>": (
+            [f"/api/products/facets?{query(category=slug)}" for slug in CATEGORIES], False),
+        "GET /api/products/facets?search=<text>": (
+            [f"/api/products/facets?{query(search=text)}" for text in SEARCHES], False),
     }
 
 
@@ -210,12 +307,12 @@ def parse_wrk(name: str, output: str) -> Outcome:
     )
 
 
-def run_wrk(base: str, name: str, paths: list[str], args: argparse.Namespace) -> Outcome:
+def run_wrk(base: str, name: str, paths: list[str], connections: int, duration: int) -> Outcome:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua_script(paths))
     try:
         result = subprocess.run(  # noqa: S603 - fixed arguments
-            [wrk_command(), "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
+            [wrk_command(), "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
              "-s", script.name, base],
             capture_output=True, text=True, check=True,
         )
@@ -229,44 +326,89 @@ async def wait_for_server(base: str, server: subprocess.Popen) -> None:
         await wait_until_up(session, base, process=server)
 
 
+def start(shop: Shop, env: dict[str, str]) -> subprocess.Popen:
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(shop.port)],
+        cwd=shop.code, env=shop.environment(env),
+    )
+    asyncio.run(wait_for_server(f"http://127.0.0.1:{shop.port}", server))
+    return server
+
+
+def measure(shop: Shop, name: str, paths: list[str], connections: int,
+            args: argparse.Namespace) -> Outcome:
+    base = f"http://127.0.0.1:{shop.port}"
+    run_wrk(base, name, paths, connections, 2)  # warm-up
+    return run_wrk(base, name, paths, connections, args.duration)
+
+
+def line(label: str, connections: int, outcome: Outcome) -> str:
+    return (f"    {label:<9} -c{connections:<3} {outcome.requests_per_second:>7.0f} req/s   "
+            f"p50 {outcome.p50:>8}   p99 {outcome.p99:>8}   errors: {outcome.errors}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=12, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--facet-connections", type=int, default=2,
+                        help="the facet scenarios run at this concurrency too")
     parser.add_argument("--port", type=int, default=8097)
+    parser.add_argument("--baseline", type=Path,
+                        help="a checkout (git worktree) of the code to compare with")
+    parser.add_argument("--only", help="run only the scenarios whose name contains this")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure the databases a previous run left, without seeding")
+    parser.add_argument("--no-explain", action="store_true")
     args = parser.parse_args()
     wrk_command()
-    ensure_port_free(args.port)
-
     env, started = start_services("shop_bench")
+    shops = [Shop("this", ROOT, env["DATABASE_URL"], args.port)]
+    if args.baseline is not None:
+        if not (args.baseline / "shop_api").is_dir():
+            raise SystemExit(f"{args.baseline} is not a checkout of shop-api")
+        shops.insert(0, Shop("baseline", args.baseline.resolve(),
+                             baseline_url(env["DATABASE_URL"]), args.port + 1))
+    for shop in shops:
+        ensure_port_free(shop.port)
     processes: list[subprocess.Popen] = []
     try:
-        ids = asyncio.run(prepare_database(env["DATABASE_URL"], args.products))
-        print("\nEXPLAIN ANALYZE of the list query (page of 20), how products are read:")
-        for line in asyncio.run(explain(env["DATABASE_URL"])):
-            print("  " + line)
-
-        env.update(LOG_LEVEL="WARNING")
-        server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)], env=env
-        )
-        processes.append(server)
-        base = f"http://127.0.0.1:{args.port}"
-        asyncio.run(wait_for_server(base, server))
+        ids = {shop.label: asyncio.run(prepare(shop, env, args.products, reuse=args.reuse))
+               for shop in shops}
+        if not args.no_explain:
+            print("\nEXPLAIN ANALYZE of the list (page of 20) and facet queries, how products "
+                  "and variants are read:")
+            for text in asyncio.run(explain(env["DATABASE_URL"])):
+                print("  " + text)
+        for shop in shops:
+            shop.server = start(shop, env)
+            processes.append(shop.server)
         print(
-            f"\n1 web process (shop-api serve, one event loop, pool of "
+            f"\n1 web process per checkout (shop-api serve, one event loop, pool of "
             f"{env.get('DB_POOL_MAX', '10')}), PostgreSQL on the same machine, "
-            f"{os.cpu_count()} CPUs; wrk -t1 -c{args.connections} -d{args.duration}s"
+            f"{os.cpu_count()} CPUs; wrk -t1 -d{args.duration}s -c{args.connections}, and for "
+            f"the facets -c{args.facet_connections} too"
         )
-        outcomes = []
-        for name, paths in scenarios(ids).items():
-            run_wrk(base, name, paths, argparse.Namespace(connections=args.connections,
-                                                          duration=2))  # warm-up
-            outcome = run_wrk(base, name, paths, args)
-            outcomes.append(outcome)
-            print(f"  {outcome.scenario:<40} {outcome.requests_per_second:>8.0f} req/s   "
-                  f"p50 {outcome.p50:>8}   p99 {outcome.p99:>8}   errors: {outcome.errors}")
+        for name, (paths, in_baseline) in scenarios(ids["this"]).items():
+            if args.only and args.only not in name:
+                continue
+            print(f"  {name}")
+            for shop in shops:
+                if shop.label == "baseline" and not in_baseline:
+                    continue
+                shop_paths = paths
+                if name.endswith("<id>"):
+                    shop_paths = [f"/api/products/{product_id}" for product_id in ids[shop.label]]
+                # A facet request costs tens of milliseconds of database time: past the CPUs'
+                # worth of concurrent requests they queue, so their latency is also measured
+                # where the server is not saturated.
+                levels = [args.connections]
+                if "facets" in name and args.facet_connections != args.connections:
+                    levels.insert(0, args.facet_connections)
+                for connections in levels:
+                    outcome = measure(shop, name, shop_paths, connections, args)
+                    print(line(shop.label, connections, outcome), flush=True)
     finally:
         stop_all(processes, started)
 
