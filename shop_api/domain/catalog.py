@@ -169,6 +169,7 @@ async def create_product(
         values, problems = variant_rules.variant_values(declared, fields["options"])
         if problems:
             errors[str(position)] = {"options": problems}
+            continue
         records.append(
             variant_rules.variant_record(
                 fields, options=declared, values=values, position=position

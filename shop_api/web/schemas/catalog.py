@@ -371,10 +371,10 @@ class ProductOut(Schema):
     slug = fields.String(required=True)
     description = fields.String(required=True)
     price = MoneyOutput(
+        description='The lowest price of its variants on sale (what a list shows as "from").',
         required=True,
-        metadata={"description": "The lowest price of its variants (a list's \"from\")."},
     )
-    price_max = MoneyOutput(required=True, metadata={"description": "The highest one."})
+    price_max = MoneyOutput(description="The highest price of its variants.", required=True)
     currency = fields.String(required=True, metadata={"example": "USD"})
     stock_quantity = fields.Integer(
         required=True, metadata={"description": "The sum of its variants' stock."}

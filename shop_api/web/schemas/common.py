@@ -174,8 +174,11 @@ def MoneyInput(*, description: str | None = None, **kwargs) -> fields.Decimal:  
     )
 
 
-def MoneyOutput(**kwargs) -> fields.String:  # noqa: N802
-    return fields.String(metadata={"pattern": r"^-?\d+\.\d{2}$", "example": "19.99"}, **kwargs)
+def MoneyOutput(*, description: str | None = None, **kwargs) -> fields.String:  # noqa: N802
+    described = {"description": description} if description else {}
+    return fields.String(
+        metadata={"pattern": r"^-?\d+\.\d{2}$", "example": "19.99", **described}, **kwargs
+    )
 
 
 class PaginationQuery(QuerySchema):
