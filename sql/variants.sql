@@ -3,6 +3,21 @@
 -- so a transaction here changes its variants first and the product row (options, updated_at)
 -- only after, the lock order of checkout.
 
+-- name: sole_variant^
+-- What a Release 1 body naming a product (not a variant) stands for: the product's one active
+-- variant. No row: no such active product; variant_id NULL: it has several (active_variants),
+-- so the client must name one (422/409 `variant_required`, depending on the route).
+SELECT p.id AS product_id,
+       p.variant_count AS active_variants,
+       CASE WHEN p.variant_count = 1
+            THEN (SELECT v.id FROM product_variants v
+                   WHERE v.product_id = p.id AND v.is_active
+                   ORDER BY v.position, v.id
+                   LIMIT 1)
+       END AS variant_id
+  FROM products p
+ WHERE p.id = :product_id AND (p.is_active OR :include_deleted::boolean);
+
 -- name: get_variant^
 -- A variant on sale of an active product, as the variant routes answer it.
 SELECT v.id, v.product_id, v.sku, v.title, v.options, v.price, v.compare_at_price, p.currency,

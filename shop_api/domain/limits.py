@@ -16,7 +16,9 @@ MAX_STOCK = 1_000_000_000
 MAX_OPTIONS = 3
 MAX_VARIANTS = 100
 MAX_IMAGES = 20
-MAX_URL_LENGTH = 2000  # product_images.url, product_variants.image_url
+MAX_URL_LENGTH = 2000  # of an image or a variant's image (API.md)
+# Release 1's `image_url` of a product (its first image) took 2,048; the columns hold that.
+MAX_PRODUCT_IMAGE_URL_LENGTH = 2048
 # A variant's title joins up to 3 values with " / ": it stays within its 500 characters.
 MAX_OPTION_NAME_LENGTH = 50
 MAX_OPTION_VALUE_LENGTH = 100

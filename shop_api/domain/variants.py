@@ -13,10 +13,10 @@ from typing import Any
 
 import asyncpg
 
-from shop_api.db import atomic, queries
+from shop_api.db import Queryable, atomic, queries
 from shop_api.domain.inventory import change_stock
 from shop_api.domain.limits import MAX_VARIANTS
-from shop_api.errors import Conflict, NotFound, ValidationFailed
+from shop_api.errors import ApiError, Conflict, NotFound, ValidationFailed
 
 DEFAULT_TITLE = "Default"
 VARIANT_EDIT_REASON = "Variant edit."
@@ -105,6 +105,35 @@ def _checked_values(options: Options, given: Mapping[str, str]) -> dict[str, str
     if problems:
         raise ValidationFailed({"options": problems})
     return values
+
+
+# -- the variant a Release 1 request means ---------------------------------------------------
+
+
+async def sole_variant_id(
+    conn: Queryable,
+    *,
+    product_id: int,
+    several: type[ApiError],
+    include_deleted: bool = False,
+) -> int:
+    """The one active variant a Release 1 request means when it names a product.
+
+    A missing (or, unless `include_deleted`, withdrawn) product is a 404; one with several
+    active variants raises `several` (code `variant_required`: which status depends on the
+    route), since the request cannot say which one it means.
+    """
+    row = await queries.sole_variant(
+        conn, product_id=product_id, include_deleted=include_deleted
+    )
+    if row is None or row["active_variants"] == 0:
+        raise NotFound("No such product.")
+    if row["variant_id"] is None:
+        raise several(
+            f"This product has {row['active_variants']} variants: name one with variant_id.",
+            code="variant_required",
+        )
+    return row["variant_id"]
 
 
 # -- the admin's variant routes -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from shop_api.domain.limits import (
     MAX_OPTION_VALUE_LENGTH,
     MAX_OPTIONS,
     MAX_POSITION,
+    MAX_PRODUCT_IMAGE_URL_LENGTH,
     MAX_STOCK,
     MAX_URL_LENGTH,
     MAX_VARIANTS,
@@ -130,14 +131,16 @@ def _sku(description: str = _SKU_RULE, **kwargs: Any) -> fields.String:
     )
 
 
-def _web_url(example: str, description: str = "", **kwargs: Any) -> fields.Url:
-    """An http(s) URL, as long as the database keeps."""
+def _web_url(
+    example: str, description: str = "", max_length: int = MAX_URL_LENGTH, **kwargs: Any
+) -> fields.Url:
+    """An http(s) URL of up to `max_length` characters."""
     metadata = {"format": "uri", "pattern": "^https?://[^\\u0000]*$", "example": example}
     if description:
         metadata["description"] = description
     return fields.Url(
         schemes={"http", "https"},
-        validate=validate.Length(max=MAX_URL_LENGTH),
+        validate=validate.Length(max=max_length),
         metadata=metadata,
         **kwargs,
     )
@@ -170,6 +173,7 @@ class ProductUpdateIn(StrictSchema):
         "https://images.example.com/products/mug.jpg",
         "The first image's URL (an image is added when it has none); null removes the first "
         "image.",
+        MAX_PRODUCT_IMAGE_URL_LENGTH,
         allow_none=True,
     )
 
@@ -271,6 +275,7 @@ class ProductIn(ProductUpdateIn):
     image_url = _web_url(
         "https://images.example.com/products/mug.jpg",
         "The product's one image (or send `images`).",
+        MAX_PRODUCT_IMAGE_URL_LENGTH,
         allow_none=True,
     )
     options = fields.List(
