@@ -41,7 +41,9 @@ matching AS NOT MATERIALIZED (
        AND (:search::text IS NULL
             OR p.search_vector @@ product_search_query(:search::text))
 )
-SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug, img.images
+SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
+       -- Per page row only (0019): an index probe each.
+       product_images_json(page.id) AS images
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
        -- active product; with the request's values the planner keeps only one branch.
   FROM (SELECT CASE WHEN :category_id::bigint IS NULL AND :category_slug::text IS NULL
@@ -74,39 +76,24 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug, i
   ) AS page ON true
   -- Joined to the page only: a search ranks thousands of rows, and names 20 categories.
   LEFT JOIN categories c ON c.id = page.category_id
-  -- The page's images, each product's read from product_images_product_position_key in order.
-  LEFT JOIN LATERAL (
-        SELECT coalesce(json_agg(json_build_object('id', i.id, 'url', i.url, 'alt', i.alt,
-                                                   'position', i.position)
-                                 ORDER BY i.position), '[]') AS images
-          FROM product_images i
-         WHERE i.product_id = page.id
-  ) AS img ON true
  ORDER BY page.by_rank DESC, page.by_price, page.by_price_desc DESC, page.by_name,
           page.by_rating DESC NULLS LAST, page.by_created DESC, page.by_id, page.by_id_desc DESC;
 
 -- name: get_product_detail
 -- An active product with its images, its variants on sale and its five newest reviews: one
 -- row per review, or one row with NULL review columns when it has none; no row at all when
--- there is no such active product. The images and variants are built once, for the product
--- row, and repeated on its (up to five) review rows.
+-- there is no such active product. The variants are built once, for the product row, and
+-- repeated on its (up to five) review rows.
 SELECT p.id, p.name, p.slug, p.description, p.price, p.price_max, p.currency,
        p.stock_quantity, p.sku, p.image_url, p.options, p.variant_count, p.category_id,
        c.name AS category_name, c.slug AS category_slug, p.rating_count, p.rating_average,
-       p.created_at, p.updated_at, img.images, pv.variants,
+       p.created_at, p.updated_at, product_images_json(p.id) AS images, pv.variants,
        -- Each review as sql/reviews.sql reads one.
        r.id AS review_id, r.product_id AS review_product_id, r."user" AS review_user,
        r.rating AS review_rating, r.title AS review_title, r.comment AS review_comment,
        r.verified_purchase AS review_verified_purchase, r.created_at AS review_created_at
   FROM products p
   LEFT JOIN categories c ON c.id = p.category_id
-  LEFT JOIN LATERAL (
-        SELECT coalesce(json_agg(json_build_object('id', i.id, 'url', i.url, 'alt', i.alt,
-                                                   'position', i.position)
-                                 ORDER BY i.position), '[]') AS images
-          FROM product_images i
-         WHERE i.product_id = p.id
-  ) AS img ON true
   -- Each variant as sql/variants.sql reads one (money as text, like every JSON answer).
   LEFT JOIN LATERAL (
         SELECT coalesce(json_agg(json_build_object(

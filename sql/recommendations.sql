@@ -75,7 +75,8 @@ WITH target AS (
 ), ranked AS (
     SELECT DISTINCT ON (id) id, tier, weight FROM candidates ORDER BY id, tier
 )
-SELECT top.*, img.images
+-- The images of the ten chosen only (0019), as list_products reads a page's.
+SELECT top.*, product_images_json(top.id) AS images
   FROM (SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
                m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
                c.name AS category_name, c.slug AS category_slug, m.rating_count,
@@ -86,14 +87,6 @@ SELECT top.*, img.images
          WHERE EXISTS (SELECT 1 FROM target)
          ORDER BY ranked.tier, ranked.weight DESC, m.id
          LIMIT 10) AS top
-  -- The images of the ten chosen only, as list_products reads a page's.
-  LEFT JOIN LATERAL (
-        SELECT coalesce(json_agg(json_build_object('id', i.id, 'url', i.url, 'alt', i.alt,
-                                                   'position', i.position)
-                                 ORDER BY i.position), '[]') AS images
-          FROM product_images i
-         WHERE i.product_id = top.id
-  ) AS img ON true
  ORDER BY top.tier, top.weight DESC, top.id;
 
 -- name: product_is_active$
