@@ -264,7 +264,7 @@ async def update_product(
         field: changes[field] for field in ("price", "stock_quantity", "sku") if field in changes
     }
     async with atomic(conn):
-        # Variants first, then the product row: the lock order of checkout.
+        # Variants first, then the product row: the lock order of checkout (sql/orders.sql).
         if variant_changes:
             variant_id = await variant_rules.sole_variant_id(
                 conn, product_id=product_id, several=Conflict
@@ -283,7 +283,7 @@ async def update_product(
             id=product_id,
             name=name.strip() if name is not None else None,
             description=changes.get("description"),
-            # Nullable: "sent as null" (clear it) differs from "not sent" (keep it).
+            # Nullable columns: "sent as null" (clear it) differs from "not sent" (keep it).
             set_category_id="category_id" in changes,
             category_id=changes.get("category_id"),
         )

@@ -199,13 +199,24 @@ class OptionIn(StrictSchema):
     )
 
 
+def _at_most_max_options(values: dict) -> None:
+    # Not validate.Length: apispec would document it as an object's maxLength, which means
+    # nothing; maxProperties is said below.
+    if len(values) > MAX_OPTIONS:
+        raise ValidationError(f"A product has at most {MAX_OPTIONS} options.")
+
+
 def _variant_options(**kwargs: Any) -> fields.Dict:
     return fields.Dict(
         keys=_option_name(),
         values=_option_value(),
-        validate=validate.Length(max=MAX_OPTIONS),
+        validate=_at_most_max_options,
         metadata={
-            "description": "One value for every option of the product, by option name.",
+            "description": (
+                "One value for every option of the product, by the option's name as the "
+                "product spells it."
+            ),
+            "maxProperties": MAX_OPTIONS,
             "example": {"Size": "M", "Colour": "Red"},
         },
         **kwargs,
