@@ -636,6 +636,23 @@ async def test_price_stock_and_sku_of_a_single_variant_product_change_its_varian
     assert dict(ledger) == {"variant_id": variant_id, "delta": 3, "reason": "Product edit."}
 
 
+async def test_a_product_edit_refused_after_its_variant_changed_changes_nothing(
+    client, admin, db
+):
+    mug = await create_product(db, name="Mug", price="5.00", stock=3)
+    variant_id = await variant_of(db, mug)
+    response = await client.put(f"/api/products/{mug}", headers=admin.headers, json={
+        "price": "1.00", "stock_quantity": 99, "category_id": 424242,
+        "image_url": "https://img.example.com/mug.jpg",
+    })
+    await assert_422(response, "category_id")
+    stored = await variant_row(db, variant_id)
+    assert (stored["price"], stored["stock_quantity"]) == (Decimal("5.00"), 3)
+    assert (await summary(db, mug))["price"] == Decimal("5.00")
+    assert await db.fetchval("SELECT count(*) FROM inventory_ledger") == 0
+    assert await counts(db) == (1, 1, 0)
+
+
 # -- images ---------------------------------------------------------------------------------------
 
 
