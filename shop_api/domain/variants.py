@@ -130,7 +130,8 @@ async def sole_variant_id(
         raise NotFound("No such product.")
     if row["variant_id"] is None:
         raise several(
-            f"This product has {row['active_variants']} variants: name one with variant_id.",
+            f"This product has {row['active_variants']} variants; this request must name "
+            "one of them (its variant route, or variant_id).",
             code="variant_required",
         )
     return row["variant_id"]
