@@ -63,7 +63,9 @@ SELECT v.id AS variant_id, v.product_id, p.name, v.title AS variant_title, v.sku
 
 -- name: inventory_set_stock^
 -- Write the new stock of a locked variant and its ledger row (who, how much, why, what is
--- left); the summary trigger (0018) carries the change to the product's stock sum.
+-- left); the summary trigger (0018) carries the change to the product's stock sum. The
+-- product's updated_at moves too, as it did when stock was the product's (Release 1 clients
+-- read it); its row is locked after the variant's, in the order checkout takes them.
 WITH changed AS (
     UPDATE product_variants
        SET stock_quantity = :stock_quantity::integer,
@@ -74,9 +76,13 @@ WITH changed AS (
     INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after, actor_id)
     SELECT product_id, id, :delta::integer, :reason::text, stock_quantity, :actor_id::bigint
       FROM changed
+), touched AS (
+    UPDATE products SET updated_at = now()
+     WHERE id = (SELECT product_id FROM changed)
+    RETURNING id, name, is_active
 )
 SELECT c.id AS variant_id, c.product_id, p.name, c.title AS variant_title, c.sku,
        c.stock_quantity, p.is_active AND c.is_active AS is_active,
        p.is_active AND c.is_active AND c.stock_quantity <= :threshold::integer AS low_stock
   FROM changed c
-  JOIN products p ON p.id = c.product_id;
+  JOIN touched p ON p.id = c.product_id;

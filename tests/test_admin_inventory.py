@@ -127,9 +127,10 @@ async def test_setting_the_counted_stock(client, db, admin):
         (product, -7, "Stock count.", 3, None, admin.id),
         (product, 22, "Delivery", 25, None, admin.id),
     ]
-    assert await db.fetchval(
-        "SELECT updated_at > created_at FROM product_variants WHERE product_id = $1", product
-    ) is True
+    for table, column in (("product_variants", "product_id"), ("products", "id")):
+        assert await db.fetchval(
+            f"SELECT updated_at > created_at FROM {table} WHERE {column} = $1", product
+        ) is True
 
 
 async def test_adjusting_the_stock(client, db, admin):
