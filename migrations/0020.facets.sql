@@ -1,6 +1,6 @@
 -- Facets (issue 12): indexes for the counts beside a product list (sql/facets.sql), so that
 -- counting the whole catalog for a facet reads a narrow index instead of the products' rows.
--- depends: 0018.variants
+-- depends: 0019.product_images_json
 
 -- The price facet counts each cell of its price grid with an index-only range scan; the
 -- category and stock filters it keeps are columns of the index, so no row is visited.
