@@ -66,20 +66,22 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
        -- index products_active_option_sets_idx (0020), which the planner may read instead of
        -- visiting each match's row (20 ms instead of 52 ms for `Size:M`, 23,000 matches on
        -- 100,000 products; it keeps the GIN index for narrower filters), and the few others.
+       -- Spelled so that the count refers to `matching` twice, not three times: planning an
+       -- unfiltered page took 0.1 ms longer with a branch of its own for "no option filter".
   FROM (SELECT CASE WHEN :category_id::bigint IS NULL AND :category_slug::text IS NULL
                      AND :min_price::numeric IS NULL AND :max_price::numeric IS NULL
                      AND :in_stock::boolean IS NULL AND :search::text IS NULL
                      AND :option_1::jsonb[] IS NULL
                     THEN (SELECT active_products FROM catalog_counts)
-                    WHEN :option_1::jsonb[] IS NULL
-                    THEN (SELECT count(*) FROM matching)
                     ELSE (SELECT count(*)
                             FROM matching m
-                           WHERE m.option_values <> '{}'
-                             AND length(m.option_values::text) <= 1000)
+                           WHERE :option_1::jsonb[] IS NULL
+                              OR m.option_values <> '{}'
+                                 AND length(m.option_values::text) <= 1000)
                          + (SELECT count(*)
                               FROM matching m
-                             WHERE length(m.option_values::text) > 1000)
+                             WHERE :option_1::jsonb[] IS NOT NULL
+                               AND length(m.option_values::text) > 1000)
                END AS total) AS totals
   LEFT JOIN LATERAL (
         SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
