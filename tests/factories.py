@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -248,3 +249,15 @@ async def eventually(check, *, within: float = 15.0, pool=None, relay=None):
 async def ready(value):
     """`value` as an awaitable, for `eventually(lambda: ready(len(mailbox.messages) == 2))`."""
     return value
+
+
+async def create_variant(db, product_id: int, *, options: dict[str, str], title: str,
+                         price: str | Decimal, stock: int, sku: str | None = None,
+                         position: int = 0) -> int:
+    """A variant of `product_id` written straight to the database; its id. The variants'
+    trigger (0018) updates the product's price range, stock sum, SKU and option values."""
+    return await db.fetchval(
+        "INSERT INTO product_variants (product_id, sku, options, title, price, stock_quantity,"
+        " position) VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7) RETURNING id",
+        product_id, sku, json.dumps(options), title, Decimal(price), stock, position,
+    )
