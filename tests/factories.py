@@ -163,6 +163,22 @@ async def checkout(client, buyer, body: dict | None = None, *, key: str | None =
     return await client.post(path, json=ADDRESS if body is None else body, headers=headers)
 
 
+async def one_answer_per_key(responses) -> dict:
+    """Of concurrent requests with one Idempotency-Key: exactly one was served, each other one
+    replays its answer or is refused as still in flight; the served answer's body."""
+    fresh = [r for r in responses if r.status == 201 and "Idempotent-Replayed" not in r.headers]
+    replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
+    conflicts = [r for r in responses if r.status == 409]
+    assert len(fresh) == 1
+    assert len(fresh) + len(replayed) + len(conflicts) == len(responses)
+    served = await fresh[0].json()
+    for response in replayed:
+        assert response.status == 201 and await response.json() == served
+    for response in conflicts:
+        assert (await response.json())["code"] == "idempotency_conflict"
+    return served
+
+
 async def place_order(client, buyer, *lines: tuple[int, int], **body) -> dict:
     """Fill the buyer's cart with `lines` and check out through the API; the new order."""
     await fill_cart(client, buyer, *lines)
