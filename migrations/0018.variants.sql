@@ -36,7 +36,7 @@ CREATE TABLE product_variants (
     compare_at_price numeric(12,2) CHECK (compare_at_price >= 0),
     stock_quantity   integer       NOT NULL DEFAULT 0,
     weight_grams     integer       CHECK (weight_grams BETWEEN 0 AND 1000000000),
-    image_url        text          CHECK (length(image_url) <= 2000),
+    image_url        text          CHECK (length(image_url) <= 2048),
     position         integer       NOT NULL DEFAULT 0 CHECK (position >= 0),
     is_active        boolean       NOT NULL DEFAULT true,
     created_at       timestamptz   NOT NULL DEFAULT now(),
@@ -64,7 +64,8 @@ CREATE INDEX product_variants_active_stock_idx
 CREATE TABLE product_images (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     product_id bigint      NOT NULL REFERENCES products (id) ON DELETE CASCADE,
-    url        text        NOT NULL CHECK (length(url) BETWEEN 1 AND 2000),
+    -- 2,048 as Release 1's image_url allowed (the images route itself takes up to 2,000).
+    url        text        NOT NULL CHECK (length(url) BETWEEN 1 AND 2048),
     alt        text        NOT NULL DEFAULT '' CHECK (length(alt) <= 500),
     position   integer     NOT NULL CHECK (position >= 0),
     created_at timestamptz NOT NULL DEFAULT now(),

@@ -38,27 +38,33 @@ SELECT totals.total, page.*
  ORDER BY page.product_id;
 
 -- name: inventory_lock^
--- The product row, locked until the adjustment commits: concurrent adjustments and checkouts
--- of the product queue here, so each reads the stock the previous one left. NO KEY UPDATE is
--- the lock checkout takes (sql/orders.sql), and it lets carts keep referencing the product.
-SELECT id AS product_id, name, sku, stock_quantity, is_active,
-       is_active AND stock_quantity <= :threshold::integer AS low_stock
-  FROM products
- WHERE id = :product_id
-   FOR NO KEY UPDATE;
+-- The variant row, locked until the adjustment commits: concurrent adjustments and checkouts
+-- of the variant queue here, so each reads the stock the previous one left. NO KEY UPDATE is
+-- the lock checkout takes (sql/orders.sql), and it lets carts keep referencing the variant.
+SELECT v.id AS variant_id, v.product_id, p.name, v.title AS variant_title, v.sku,
+       v.stock_quantity, p.is_active AND v.is_active AS is_active,
+       p.is_active AND v.is_active AND v.stock_quantity <= :threshold::integer AS low_stock
+  FROM product_variants v
+  JOIN products p ON p.id = v.product_id
+ WHERE v.id = :variant_id
+   FOR NO KEY UPDATE OF v;
 
 -- name: inventory_set_stock^
--- Write the new stock of a locked product and its ledger row (who, how much, why, what is left).
+-- Write the new stock of a locked variant and its ledger row (who, how much, why, what is
+-- left); the summary trigger (0018) carries the change to the product's stock sum.
 WITH changed AS (
-    UPDATE products
+    UPDATE product_variants
        SET stock_quantity = :stock_quantity::integer,
            updated_at = now()
-     WHERE id = :product_id
-    RETURNING id, name, sku, stock_quantity, is_active
+     WHERE id = :variant_id
+    RETURNING id, product_id, title, sku, stock_quantity, is_active
 ), ledger AS (
-    INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, actor_id)
-    SELECT id, :delta::integer, :reason::text, stock_quantity, :actor_id::bigint FROM changed
+    INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after, actor_id)
+    SELECT product_id, id, :delta::integer, :reason::text, stock_quantity, :actor_id::bigint
+      FROM changed
 )
-SELECT id AS product_id, name, sku, stock_quantity, is_active,
-       is_active AND stock_quantity <= :threshold::integer AS low_stock
-  FROM changed;
+SELECT c.id AS variant_id, c.product_id, p.name, c.title AS variant_title, c.sku,
+       c.stock_quantity, p.is_active AND c.is_active AS is_active,
+       p.is_active AND c.is_active AND c.stock_quantity <= :threshold::integer AS low_stock
+  FROM changed c
+  JOIN products p ON p.id = c.product_id;

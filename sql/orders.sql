@@ -3,30 +3,51 @@
 SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
 
 -- name: checkout_lines
--- The cart's lines with their products, locked in product-id order: every transaction that
--- locks several products takes them in this order, so two checkouts never deadlock.
+-- The cart's lines with their variants, locked in variant-id order, then their products locked
+-- in product-id order: every transaction that changes stock takes its locks in this order
+-- (variants, then products: the order the summary trigger of 0018 locks products in), so two
+-- checkouts never deadlock. The product lock makes the "is it still on sale" answer hold until
+-- commit (a soft delete waits), and the stock sum that the trigger writes needs it anyway.
 -- NO KEY UPDATE is the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other
--- carts insert rows that reference these products while the checkout runs.
-SELECT p.id AS product_id, p.price, p.is_active, p.stock_quantity, ci.quantity
-  FROM cart_items ci
-  JOIN products p ON p.id = ci.product_id
- WHERE ci.cart_id = :cart_id
- ORDER BY p.id
-   FOR NO KEY UPDATE OF p;
+-- carts insert rows that reference these variants while the checkout runs.
+WITH locked_variants AS MATERIALIZED (
+    SELECT v.id AS variant_id, v.product_id, v.price, v.is_active, v.stock_quantity,
+           ci.quantity
+      FROM cart_items ci
+      JOIN product_variants v ON v.id = ci.variant_id
+     WHERE ci.cart_id = :cart_id
+     ORDER BY v.id
+       FOR NO KEY UPDATE OF v
+), locked_products AS MATERIALIZED (
+    SELECT id, is_active
+      FROM products
+     WHERE id IN (SELECT product_id FROM locked_variants)
+     ORDER BY id
+       FOR NO KEY UPDATE
+)
+SELECT lv.variant_id, lv.product_id, lv.price, lv.is_active AND lp.is_active AS is_active,
+       lv.stock_quantity, lv.quantity
+  FROM locked_variants lv
+  JOIN locked_products lp ON lp.id = lv.product_id
+ ORDER BY lv.variant_id;
 
 -- name: place_order^
--- Everything checkout writes, in one statement, on products already locked and checked by
--- checkout_lines: take the stock, create the order with its snapshots, record the ledger, the
--- history and the outbox message, and empty the cart. One round trip while the locks are held.
+-- Everything checkout writes, in one statement, on variants already locked and checked by
+-- checkout_lines: take the stock, create the order with its snapshots (product name, variant
+-- title and SKU, price), record the ledger, the history and the outbox message, and empty the
+-- cart. One round trip while the locks are held.
 WITH lines AS (
-    SELECT product_id, quantity
-      FROM unnest(:product_ids::bigint[], :quantities::integer[]) AS l (product_id, quantity)
+    SELECT variant_id, quantity
+      FROM unnest(:variant_ids::bigint[], :quantities::integer[]) AS l (variant_id, quantity)
 ), taken AS (
-    UPDATE products p
-       SET stock_quantity = p.stock_quantity - lines.quantity
+    UPDATE product_variants v
+       SET stock_quantity = v.stock_quantity - lines.quantity
       FROM lines
-     WHERE p.id = lines.product_id
-    RETURNING p.id AS product_id, p.name, p.price, lines.quantity, p.stock_quantity AS stock_after
+     WHERE v.id = lines.variant_id
+    RETURNING v.id AS variant_id, v.product_id, v.title, v.sku, v.price, lines.quantity,
+              v.stock_quantity AS stock_after
+), named AS (
+    SELECT taken.*, p.name FROM taken JOIN products p ON p.id = taken.product_id
 ), placed AS (
     INSERT INTO orders (user_id, subtotal, total_amount, currency, delivery_address, notes)
     SELECT :user_id::bigint, sum(price * quantity), sum(price * quantity), :currency::text,
@@ -35,14 +56,18 @@ WITH lines AS (
     RETURNING id, status, subtotal, total_amount, currency, delivery_address, notes,
               created_at, updated_at
 ), items AS (
-    INSERT INTO order_items (order_id, product_id, product_name, quantity, price_at_purchase)
-    SELECT placed.id, taken.product_id, taken.name, taken.quantity, taken.price
-      FROM placed CROSS JOIN taken
-    RETURNING product_id, product_name, quantity, price_at_purchase
+    INSERT INTO order_items (order_id, product_id, variant_id, product_name, variant_title, sku,
+                             quantity, price_at_purchase)
+    SELECT placed.id, named.product_id, named.variant_id, named.name, named.title, named.sku,
+           named.quantity, named.price
+      FROM placed CROSS JOIN named
+    RETURNING product_id, variant_id, product_name, variant_title, sku, quantity,
+              price_at_purchase
 ), ledger AS (
-    INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, order_id, actor_id)
-    SELECT taken.product_id, -taken.quantity, 'checkout', taken.stock_after, placed.id,
-           :user_id::bigint
+    INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after, order_id,
+                                  actor_id)
+    SELECT taken.product_id, taken.variant_id, -taken.quantity, 'checkout', taken.stock_after,
+           placed.id, :user_id::bigint
       FROM placed CROSS JOIN taken
 ), history AS (
     INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, reason)
@@ -54,15 +79,19 @@ WITH lines AS (
     DELETE FROM cart_items WHERE cart_id = :cart_id::bigint
 )
 SELECT placed.*,
+       -- The shape of order_items_json (0018).
        (SELECT json_agg(
                    json_build_object(
                        'product_id', product_id,
                        'product_name', product_name,
+                       'variant_id', variant_id,
+                       'variant_title', variant_title,
+                       'sku', sku,
                        'quantity', quantity,
                        'price_at_purchase', price_at_purchase::text,
                        'line_total', round(price_at_purchase * quantity, 2)::text
                    )
-                   ORDER BY product_id
+                   ORDER BY product_id, variant_id
                )
           FROM items) AS items
   FROM placed;
@@ -125,25 +154,28 @@ INSERT INTO order_status_history (order_id, from_status, to_status, changed_by, 
 SELECT id, :from_status::text, status, :actor_id::bigint, :reason::text FROM changed;
 
 -- name: restock_order!
--- Put a cancelled order's items back in stock, with a ledger row per product. The products are
--- locked first, in id order like checkout_lines, so a cancellation never deadlocks a checkout.
+-- Put a cancelled order's items back in stock, with a ledger row per variant. The variants are
+-- locked first, in id order like checkout_lines (the summary trigger then locks their products
+-- in id order), so a cancellation never deadlocks a checkout.
 WITH lines AS (
-    SELECT product_id, quantity FROM order_items WHERE order_id = :order_id
+    SELECT variant_id, quantity FROM order_items WHERE order_id = :order_id
 ), locked AS MATERIALIZED (
-    SELECT id FROM products
-     WHERE id IN (SELECT product_id FROM lines)
+    SELECT id FROM product_variants
+     WHERE id IN (SELECT variant_id FROM lines)
      ORDER BY id
        FOR NO KEY UPDATE
 ), returned AS (
-    UPDATE products p
-       SET stock_quantity = p.stock_quantity + lines.quantity
+    UPDATE product_variants v
+       SET stock_quantity = v.stock_quantity + lines.quantity
       FROM lines
-      JOIN locked ON locked.id = lines.product_id
-     WHERE p.id = lines.product_id
-    RETURNING p.id, lines.quantity, p.stock_quantity
+      JOIN locked ON locked.id = lines.variant_id
+     WHERE v.id = lines.variant_id
+    RETURNING v.id, v.product_id, lines.quantity, v.stock_quantity
 )
-INSERT INTO inventory_ledger (product_id, delta, reason, stock_after, order_id, actor_id)
-SELECT id, quantity, :reason::text, stock_quantity, :order_id::bigint, :actor_id::bigint
+INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after, order_id,
+                              actor_id)
+SELECT product_id, id, quantity, :reason::text, stock_quantity, :order_id::bigint,
+       :actor_id::bigint
   FROM returned;
 
 -- name: count_pending_orders$

@@ -114,13 +114,22 @@ SELECT candidates.slug
  LIMIT 1;
 
 -- name: insert_product^
--- products_sku_key answers for a taken SKU, products_category_id_fkey for an unknown category.
+-- A product with its one default variant (the Release 1 body), in one statement: the
+-- variant's SKU answers for a taken SKU (product_variants_sku_key), products_category_id_fkey
+-- for an unknown category. The summary columns the variants' trigger keeps are written here
+-- with the values it will compute, so the answer needs no second read.
 WITH inserted AS (
-    INSERT INTO products (name, slug, description, price, currency, stock_quantity, sku,
-                          image_url, category_id)
-    VALUES (:name, :slug, :description, :price, :currency, :stock_quantity, :sku,
-            :image_url, :category_id)
+    INSERT INTO products (name, slug, description, price, price_max, currency, stock_quantity,
+                          sku, image_url, category_id, variant_count)
+    VALUES (:name, :slug, :description, :price, :price, :currency, :stock_quantity, :sku,
+            :image_url, :category_id, 1)
     RETURNING *
+), variant AS (
+    INSERT INTO product_variants (product_id, sku, title, price, stock_quantity)
+    SELECT id, :sku, 'Default', :price, :stock_quantity FROM inserted
+), image AS (
+    INSERT INTO product_images (product_id, url, position)
+    SELECT id, image_url, 0 FROM inserted WHERE image_url IS NOT NULL
 )
 SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
        p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
@@ -129,19 +138,17 @@ SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantit
   LEFT JOIN categories c ON c.id = p.category_id;
 
 -- name: update_product^
--- A partial update of an active product (stock changes go through inventory_set_stock, which
--- keeps the ledger). NOT NULL columns keep their value when given NULL;
--- the nullable ones (category, SKU, image) change only when their set_* flag is true, so a
--- client can clear them with an explicit null. The slug stays: links to the product survive
--- a rename.
+-- A partial update of an active product; price, SKU and stock are its variants' (changed
+-- before this, so the product row read here carries their new summary). NOT NULL columns keep
+-- their value when given NULL; the nullable ones (category, image) change only when their
+-- set_* flag is true, so a client can clear them with an explicit null. The slug stays: links
+-- to the product survive a rename.
 WITH updated AS (
     UPDATE products
        SET name = coalesce(:name::text, name),
            description = coalesce(:description::text, description),
-           price = coalesce(:price::numeric, price),
            category_id = CASE WHEN :set_category_id::boolean THEN :category_id::bigint
                               ELSE category_id END,
-           sku = CASE WHEN :set_sku::boolean THEN :sku::text ELSE sku END,
            image_url = CASE WHEN :set_image_url::boolean THEN :image_url::text
                             ELSE image_url END,
            updated_at = now()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from factories import PROBLEM, assert_problem, create_account, create_product, fill_cart
+from factories import (
+    PROBLEM,
+    assert_problem,
+    create_account,
+    create_product,
+    fill_cart,
+    variant_of,
+)
 
 
 async def cart_of(client, buyer) -> dict:
@@ -73,6 +80,15 @@ async def test_add_items_with_live_prices_and_totals(client, db, settings):
             "stock_quantity": 5,
             "in_stock": True,
         },
+        "variant": {
+            "id": await variant_of(db, mug),
+            "title": "Default",
+            "sku": None,
+            "options": {},
+            "price": "19.99",
+            "stock_quantity": 5,
+            "in_stock": True,
+        },
         "quantity": 2,
         "unit_price": "19.99",
         "line_total": "39.98",
@@ -81,7 +97,7 @@ async def test_add_items_with_live_prices_and_totals(client, db, settings):
     assert second["quantity"] == 1 and second["line_total"] == "0.50"
 
     # Live prices: a price change shows in the cart at once.
-    await db.execute("UPDATE products SET price = 25.00 WHERE id = $1", mug)
+    await db.execute("UPDATE product_variants SET price = 25.00 WHERE product_id = $1", mug)
     body = await cart_of(client, buyer)
     assert body["items"][0]["unit_price"] == "25.00"
     assert body["items"][0]["line_total"] == "50.00"
@@ -105,13 +121,19 @@ async def test_more_than_the_stock_is_refused(client, db, settings):
     product = await create_product(db, stock=3)
     response = await add(client, buyer, product, 4)
     body = await assert_problem(response, 409, "insufficient_stock")
-    assert body["errors"] == {"items": [{"product_id": product, "requested": 4, "available": 3}]}
+    assert body["errors"] == {"items": [
+        {"product_id": product, "variant_id": await variant_of(db, product), "requested": 4,
+         "available": 3}
+    ]}
 
     assert (await add(client, buyer, product, 2)).status == 201
     response = await add(client, buyer, product, 2)  # 2 + 2 > 3
     assert response.status == 409
     body = await response.json()
-    assert body["errors"]["items"] == [{"product_id": product, "requested": 4, "available": 3}]
+    assert body["errors"]["items"] == [
+        {"product_id": product, "variant_id": await variant_of(db, product), "requested": 4,
+         "available": 3}
+    ]
     assert (await cart_of(client, buyer))["items"][0]["quantity"] == 2
     assert (await add(client, buyer, product, 1)).status == 201  # exactly the stock is fine
 
@@ -180,7 +202,10 @@ async def test_update_quantity(client, db, settings):
         f"/api/cart/items/{item_id}", json={"quantity": 6}, headers=buyer.headers
     )
     body = await assert_problem(response, 409, "insufficient_stock")
-    assert body["errors"]["items"] == [{"product_id": product, "requested": 6, "available": 5}]
+    assert body["errors"]["items"] == [
+        {"product_id": product, "variant_id": await variant_of(db, product), "requested": 6,
+         "available": 5}
+    ]
 
     for bad in ({"quantity": 0}, {}, {"quantity": 1, "product_id": product}):
         response = await client.put(f"/api/cart/items/{item_id}", json=bad, headers=buyer.headers)

@@ -104,12 +104,12 @@ async def test_a_refused_request_does_not_use_up_its_key(client, db, settings):
     response = await checkout(client, buyer, key="k")
     assert (await response.json())["code"] == "cart_empty"
     await fill_cart(client, buyer, (product, 1))
-    await db.execute("UPDATE products SET stock_quantity = 0")
+    await db.execute("UPDATE product_variants SET stock_quantity = 0")
     response = await checkout(client, buyer, key="k")
     assert (await response.json())["code"] == "insufficient_stock"
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 
-    await db.execute("UPDATE products SET stock_quantity = 1")
+    await db.execute("UPDATE product_variants SET stock_quantity = 1")
     response = await checkout(client, buyer, key="k")
     assert response.status == 201
     assert "Idempotent-Replayed" not in response.headers

@@ -12,6 +12,7 @@ from factories import (
     fill_cart,
     place_order,
     stock_of,
+    variant_of,
 )
 
 from shop_api.domain import order_status
@@ -22,7 +23,7 @@ async def snapshot(db) -> dict:
     """Everything a checkout may change."""
     return {
         "stock": await db.fetch("SELECT id, stock_quantity FROM products ORDER BY id"),
-        "cart": await db.fetch("SELECT id, cart_id, product_id, quantity FROM cart_items"),
+        "cart": await db.fetch("SELECT id, cart_id, variant_id, quantity FROM cart_items"),
         "orders": await db.fetchval("SELECT count(*) FROM orders"),
         "order_items": await db.fetchval("SELECT count(*) FROM order_items"),
         "history": await db.fetchval("SELECT count(*) FROM order_status_history"),
@@ -53,9 +54,11 @@ async def test_checkout_places_a_pending_order(client, db, settings):
         "id": order["id"],
         "status": "pending",
         "items": [
-            {"product_id": mug, "product_name": "Mug", "quantity": 2,
+            {"product_id": mug, "variant_id": await variant_of(db, mug),
+             "variant_title": "Default", "sku": None, "product_name": "Mug", "quantity": 2,
              "price_at_purchase": "19.99", "line_total": "39.98"},
-            {"product_id": pen, "product_name": "Pen", "quantity": 4,
+            {"product_id": pen, "variant_id": await variant_of(db, pen),
+             "variant_title": "Default", "sku": None, "product_name": "Pen", "quantity": 4,
              "price_at_purchase": "0.50", "line_total": "2.00"},
         ],
         "subtotal": "41.98",
@@ -114,7 +117,10 @@ async def test_short_stock_lists_every_short_item_and_changes_nothing(client, db
     plenty = await create_product(db, stock=50)
     second = await create_product(db, stock=5)
     await fill_cart(client, buyer, (first, 4), (plenty, 10), (second, 5))
-    await db.execute("UPDATE products SET stock_quantity = 2 WHERE id = ANY($1)", [first, second])
+    await db.execute(
+        "UPDATE product_variants SET stock_quantity = 2 WHERE product_id = ANY($1)",
+        [first, second],
+    )
     before = await snapshot(db)
 
     response = await checkout(client, buyer)
@@ -122,8 +128,10 @@ async def test_short_stock_lists_every_short_item_and_changes_nothing(client, db
     assert body["detail"] == "Not enough stock for 2 items."
     assert body["errors"] == {
         "items": [
-            {"product_id": first, "requested": 4, "available": 2},
-            {"product_id": second, "requested": 5, "available": 2},
+            {"product_id": first, "variant_id": await variant_of(db, first),
+             "requested": 4, "available": 2},
+            {"product_id": second, "variant_id": await variant_of(db, second),
+             "requested": 5, "available": 2},
         ]
     }
     assert await snapshot(db) == before
@@ -140,7 +148,10 @@ async def test_a_withdrawn_product_refuses_checkout_and_changes_nothing(client, 
     before = await snapshot(db)
     response = await checkout(client, buyer)
     body = await assert_problem(response, 409, "product_unavailable")
-    assert body["errors"] == {"items": [{"product_id": withdrawn, "requested": 2, "available": 0}]}
+    assert body["errors"] == {"items": [
+        {"product_id": withdrawn, "variant_id": await variant_of(db, withdrawn),
+         "requested": 2, "available": 0}
+    ]}
     assert await snapshot(db) == before
 
 
@@ -192,7 +203,9 @@ async def test_order_items_are_snapshots(client, db, settings):
     listed = await (await client.get("/api/orders", headers=buyer.headers)).json()
     for seen in (detail, listed["items"][0]):
         assert seen["items"] == [
-            {"product_id": product, "product_name": "Original name", "quantity": 2,
+            {"product_id": product, "variant_id": await variant_of(db, product),
+             "variant_title": "Default", "sku": None, "product_name": "Original name",
+             "quantity": 2,
              "price_at_purchase": "12.50", "line_total": "25.00"}
         ]
         assert seen["total_amount"] == "25.00"

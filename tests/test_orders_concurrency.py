@@ -10,7 +10,14 @@ import asyncio
 import random
 from collections import Counter
 
-from factories import checkout, create_buyers, create_product, fill_cart, stock_of
+from factories import (
+    checkout,
+    create_buyers,
+    create_product,
+    fill_cart,
+    stock_of,
+    variant_of,
+)
 
 
 async def test_forty_buyers_racing_for_ten_units(client, db, settings):
@@ -27,7 +34,8 @@ async def test_forty_buyers_racing_for_ten_units(client, db, settings):
             body = await response.json()
             assert body["code"] == "insufficient_stock"
             assert body["errors"]["items"] == [
-                {"product_id": product, "requested": 1, "available": 0}
+                {"product_id": product, "variant_id": await variant_of(db, product),
+             "requested": 1, "available": 0}
             ]
 
     assert await stock_of(db, product) == 0
@@ -99,7 +107,8 @@ async def test_a_cart_change_during_checkout_is_never_lost(client, db, settings)
         "SELECT coalesce(sum(quantity), 0) FROM order_items WHERE product_id = $1", late
     )
     in_carts = await db.fetchval(
-        "SELECT coalesce(sum(quantity), 0) FROM cart_items WHERE product_id = $1", late
+        "SELECT coalesce(sum(ci.quantity), 0) FROM cart_items ci JOIN product_variants v"
+            " ON v.id = ci.variant_id WHERE v.product_id = $1", late
     )
     assert ordered + in_carts == 10
     assert await stock_of(db, late) == 1000 - ordered

@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from shop_api.db import Queryable, atomic, queries
+from shop_api.domain import variants
 from shop_api.domain.stock_errors import insufficient_stock, product_unavailable, shortage
-from shop_api.errors import NotFound
+from shop_api.errors import NotFound, Unprocessable
 
 
 async def view(conn: Queryable, *, user_id: int) -> asyncpg.Record:
@@ -40,21 +41,34 @@ async def _change(
 
 
 async def add_item(
-    conn: asyncpg.Connection, *, user_id: int, product_id: int, quantity: int
+    conn: asyncpg.Connection,
+    *,
+    user_id: int,
+    quantity: int,
+    variant_id: int | None = None,
+    product_id: int | None = None,
 ) -> asyncpg.Record:
-    """Add `quantity` of a product, on top of what the cart already holds of it.
+    """Add `quantity` of a variant, on top of what the cart already holds of it.
 
-    A missing or withdrawn product is a 404, as it is in the catalog.
+    A Release 1 client names the product instead: that stands for its one active variant, and
+    is a 422 `variant_required` when it has several. A missing or withdrawn product or variant
+    is a 404, as it is in the catalog.
     """
+    if variant_id is None:
+        variant_id = await variants.sole_variant_id(
+            conn, product_id=product_id, several=Unprocessable
+        )
 
     async def add(conn: asyncpg.Connection, cart_id: int) -> None:
         row = await queries.add_cart_item(
-            conn, cart_id=cart_id, product_id=product_id, quantity=quantity
+            conn, cart_id=cart_id, variant_id=variant_id, quantity=quantity
         )
         if row is None:
-            raise NotFound("No such product.")
+            raise NotFound("No such product variant.")
         if row["item_id"] is None:
-            raise insufficient_stock([shortage(product_id, row["requested"], row["available"])])
+            raise insufficient_stock([
+                shortage(row["product_id"], variant_id, row["requested"], row["available"])
+            ])
 
     return await _change(conn, user_id, add)
 
@@ -69,9 +83,10 @@ async def set_quantity(
         if row is None:
             raise NotFound("No such cart item.")
         if row["item_id"] is None:
+            line = (row["product_id"], row["variant_id"], quantity)
             if not row["is_active"]:
-                raise product_unavailable([shortage(row["product_id"], quantity, 0)])
-            raise insufficient_stock([shortage(row["product_id"], quantity, row["available"])])
+                raise product_unavailable([shortage(*line, 0)])
+            raise insufficient_stock([shortage(*line, row["available"])])
 
     return await _change(conn, user_id, set_)
 

@@ -13,8 +13,9 @@ from typing import Any
 import asyncpg
 
 from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
+from shop_api.domain import variants
 from shop_api.domain.inventory import change_stock
-from shop_api.errors import NotFound, ValidationFailed
+from shop_api.errors import Conflict, NotFound, ValidationFailed
 
 _SLUG_ATTEMPTS = 3
 _SPELLED_OUT = str.maketrans({
@@ -188,34 +189,44 @@ async def update_product(
     """
     name = changes.get("name")
     async with atomic(conn):
+        # Variants first, then the product row: the lock order of checkout (sql/orders.sql).
+        if changes.get("price") is not None or "sku" in changes or (
+            changes.get("stock_quantity") is not None
+        ):
+            variant_id = await variants.sole_variant_id(
+                conn, product_id=product_id, several=Conflict
+            )
+            if changes.get("price") is not None or "sku" in changes:
+                await queries.update_variant_price_sku(
+                    conn,
+                    variant_id=variant_id,
+                    price=changes.get("price"),
+                    set_sku="sku" in changes,
+                    sku=changes.get("sku"),
+                )
+            if changes.get("stock_quantity") is not None:
+                await change_stock(
+                    conn,
+                    variant_id=variant_id,
+                    admin_id=admin_id,
+                    threshold=low_stock_threshold,
+                    stock_quantity=changes["stock_quantity"],
+                    reason="Product edit.",
+                )
         row = await queries.update_product(
             conn,
             id=product_id,
             name=name.strip() if name is not None else None,
             description=changes.get("description"),
-            price=changes.get("price"),
             # Nullable columns: "sent as null" (clear it) differs from "not sent" (keep it).
             set_category_id="category_id" in changes,
             category_id=changes.get("category_id"),
-            set_sku="sku" in changes,
-            sku=changes.get("sku"),
             set_image_url="image_url" in changes,
             image_url=changes.get("image_url"),
         )
         if row is None:
             raise NotFound("No such product.")
-        product = dict(row)
-        if changes.get("stock_quantity") is not None:
-            stock = await change_stock(
-                conn,
-                product_id=product_id,
-                admin_id=admin_id,
-                threshold=low_stock_threshold,
-                stock_quantity=changes["stock_quantity"],
-                reason="Product edit.",
-            )
-            product["stock_quantity"] = stock["stock_quantity"]
-    return product
+    return dict(row)
 
 
 async def delete_product(conn: Queryable, product_id: int) -> None:

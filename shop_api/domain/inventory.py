@@ -37,36 +37,38 @@ async def list_stock(
 async def change_stock(
     conn: asyncpg.Connection,
     *,
-    product_id: int,
+    variant_id: int,
     admin_id: int,
     threshold: int,
     stock_quantity: int | None = None,
     adjustment: int | None = None,
     reason: str | None = None,
 ) -> asyncpg.Record:
-    """Set the stock (`stock_quantity`) or change it by `adjustment`, in the caller's
+    """Set a variant's stock (`stock_quantity`) or change it by `adjustment`, in the caller's
     transaction or a new one.
 
-    The product row stays locked from the read to the commit, so concurrent adjustments (and
+    The variant row stays locked from the read to the commit, so concurrent adjustments (and
     checkouts) apply one after the other and none is lost. Stock never goes below 0: such an
     adjustment is a 409 `insufficient_stock` in checkout's shape (`requested` is what it would
     take away) and changes nothing; stock above the limit is the database's 409 `stock_limit`
-    (products_stock_limit). A change of 0 writes nothing, not even a ledger row.
-    Deleted products can be restocked too.
+    (product_variants_stock_limit). A change of 0 writes nothing, not even a ledger row.
+    Deleted products and variants can be restocked too.
     """
     async with atomic(conn):
-        product = await queries.inventory_lock(conn, product_id=product_id, threshold=threshold)
-        if product is None:
-            raise NotFound("No such product.")
-        current = product["stock_quantity"]
+        variant = await queries.inventory_lock(conn, variant_id=variant_id, threshold=threshold)
+        if variant is None:
+            raise NotFound("No such product variant.")
+        current = variant["stock_quantity"]
         new_stock = stock_quantity if stock_quantity is not None else current + (adjustment or 0)
         if new_stock < 0:
-            raise insufficient_stock([shortage(product_id, current - new_stock, current)])
+            raise insufficient_stock(
+                [shortage(variant["product_id"], variant_id, current - new_stock, current)]
+            )
         if new_stock == current:
-            return product
+            return variant
         return await queries.inventory_set_stock(
             conn,
-            product_id=product_id,
+            variant_id=variant_id,
             stock_quantity=new_stock,
             delta=new_stock - current,
             reason=reason or STOCK_COUNT_REASON,

@@ -29,9 +29,9 @@ async def place_order(
     """Turn the user's cart into a pending order, in the caller's transaction or a new one.
 
     Locks the cart; refuses a user who already holds `max_pending_orders` pending orders (409
-    `too_many_pending_orders`). Then locks the cart's products in id order; refuses withdrawn
-    products (409
-    `product_unavailable`) and short stock (409 `insufficient_stock`, every short line listed)
+    `too_many_pending_orders`). Then locks the cart's variants in id order and their products
+    in id order; refuses withdrawn products or variants (409 `product_unavailable`) and short
+    stock (409 `insufficient_stock`, every short line listed)
     before writing anything, so a refusal changes nothing. Then one statement takes the stock,
     writes the order with today's prices, the ledger, the history, the `order.placed` outbox
     row, and empties the cart.
@@ -51,14 +51,16 @@ async def place_order(
         if not lines:
             raise Unprocessable("The cart is empty.", code="cart_empty")
         withdrawn = [
-            shortage(line["product_id"], line["quantity"], 0)
+            shortage(line["product_id"], line["variant_id"], line["quantity"], 0)
             for line in lines
             if not line["is_active"]
         ]
         if withdrawn:
             raise product_unavailable(withdrawn)
         short = [
-            shortage(line["product_id"], line["quantity"], line["stock_quantity"])
+            shortage(
+                line["product_id"], line["variant_id"], line["quantity"], line["stock_quantity"]
+            )
             for line in lines
             if line["quantity"] > line["stock_quantity"]
         ]
@@ -74,7 +76,7 @@ async def place_order(
             conn,
             cart_id=cart_id,
             user_id=user_id,
-            product_ids=[line["product_id"] for line in lines],
+            variant_ids=[line["variant_id"] for line in lines],
             quantities=[line["quantity"] for line in lines],
             currency=currency,
             delivery_address=delivery_address,

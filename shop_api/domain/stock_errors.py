@@ -1,13 +1,18 @@
 """The 409s of stock a request cannot have, in one shape for cart, checkout and inventory:
-`errors.items` lists every affected line as {product_id, requested, available}."""
+`errors.items` lists every affected line as {product_id, variant_id, requested, available}."""
 
 from __future__ import annotations
 
 from shop_api.errors import Conflict
 
 
-def shortage(product_id: int, requested: int, available: int) -> dict:
-    return {"product_id": product_id, "requested": requested, "available": available}
+def shortage(product_id: int, variant_id: int, requested: int, available: int) -> dict:
+    return {
+        "product_id": product_id,
+        "variant_id": variant_id,
+        "requested": requested,
+        "available": available,
+    }
 
 
 def insufficient_stock(short: list[dict]) -> Conflict:

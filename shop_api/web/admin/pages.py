@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError
 from multidict import MultiDictProxy
 
 from shop_api.db import fetch_all, queries
-from shop_api.domain import admin, dashboard, inventory
+from shop_api.domain import admin, dashboard, inventory, variants
 from shop_api.domain.order_status import REFUNDABLE, STATUSES, TRANSITIONS
 from shop_api.errors import Conflict, NotFound, ValidationFailed
 from shop_api.web.admin import charts, sessions
@@ -251,9 +251,12 @@ async def stock_form(
     try:
         body = _stock_change(form)
         async with request.config_dict[db_pool_key].acquire() as conn:
+            variant_id = await variants.sole_variant_id(
+                conn, product_id=product_id, several=Conflict, include_deleted=True
+            )
             row = await inventory.change_stock(
                 conn,
-                product_id=product_id,
+                variant_id=variant_id,
                 admin_id=session.user["id"],
                 threshold=request.config_dict[settings_key].low_stock_threshold,
                 stock_quantity=body.get("stock_quantity"),

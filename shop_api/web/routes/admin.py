@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from shop_api.domain import admin, dashboard, inventory
+from shop_api.domain import admin, dashboard, inventory, variants
+from shop_api.errors import Conflict
 from shop_api.web.endpoint import ADMIN, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -196,9 +197,12 @@ async def list_inventory(request: web.Request, query: dict) -> web.Response:
 async def change_stock(
     request: web.Request, user: asyncpg.Record, product_id: int, body: dict
 , conn: asyncpg.Connection) -> web.Response:
+    variant_id = await variants.sole_variant_id(
+        conn, product_id=product_id, several=Conflict, include_deleted=True
+    )
     row = await inventory.change_stock(
         conn,
-        product_id=product_id,
+        variant_id=variant_id,
         admin_id=user["id"],
         threshold=request.app[settings_key].low_stock_threshold,
         stock_quantity=body.get("stock_quantity"),

@@ -39,24 +39,30 @@ async def get_cart(request: web.Request, user: asyncpg.Record) -> web.Response:
 @routes.post("/api/cart/items")
 @routes.post("/api/cart/items/")
 @endpoint(
-    summary="Add a product to your cart",
+    summary="Add a product variant to your cart",
     description=(
-        "Adding a product already in the cart adds to its quantity. More than the stock is a "
-        "409 `insufficient_stock` (`errors.items` gives the total requested and the stock); a "
-        "missing or withdrawn product is a 404."
+        "Takes `variant_id`, or `product_id` for a product with a single active variant (422 "
+        "`variant_required` for one with several). Adding a variant already in the cart adds "
+        "to its quantity. More than the stock is a 409 `insufficient_stock` (`errors.items` "
+        "gives the total requested and the stock); a missing or withdrawn product or variant "
+        "is a 404."
     ),
     tag=TAG,
     access=USER,
     body=CartItemIn,
     response=CartOut,
     status=201,
-    errors=(404, 409),
+    errors=(404, 409, 422),
 )
 async def add_item(
     request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
 ) -> web.Response:
     row = await cart.add_item(
-        conn, user_id=user["id"], product_id=body["product_id"], quantity=body["quantity"]
+        conn,
+        user_id=user["id"],
+        variant_id=body.get("variant_id"),
+        product_id=body.get("product_id"),
+        quantity=body["quantity"],
     )
     return _answer(request, row, status=201)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from shop_api.web.schemas.common import Id, MoneyOutput, StrictSchema, shaped
 
@@ -15,10 +17,31 @@ def Quantity(**kwargs) -> fields.Integer:  # noqa: N802 - reads like a field cla
 
 
 class CartItemIn(StrictSchema):
-    product_id = Id(strict=True, required=True)
+    variant_id = Id(strict=True, metadata={"description": "The variant to buy."})
+    product_id = Id(
+        strict=True,
+        metadata={
+            "description": (
+                "Instead of `variant_id`, for a product with a single active variant (the "
+                "Release 1 body); 422 `variant_required` for a product with several."
+            )
+        },
+    )
     quantity = Quantity(
         load_default=1, metadata={"description": "Added to the quantity already in the cart."}
     )
+
+    @validates_schema
+    def _one_of(self, data: dict, **_: Any) -> None:
+        if "variant_id" in data and "product_id" in data:
+            raise ValidationError("Send variant_id or product_id, not both.", "variant_id")
+        if "variant_id" not in data and "product_id" not in data:
+            # Keyed as Release 1 clients know it.
+            raise ValidationError(
+                "Missing data for required field (variant_id, or product_id for a product "
+                "without variants).",
+                "product_id",
+            )
 
 
 class CartItemUpdateIn(StrictSchema):
@@ -36,11 +59,27 @@ class CartProductOut(Schema):
     in_stock = fields.Boolean(required=True)
 
 
+class CartVariantOut(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True, metadata={"example": "M / Red"})
+    sku = fields.String(required=True, allow_none=True)
+    options = fields.Dict(
+        keys=fields.String(), values=fields.String(), required=True,
+        metadata={"example": {"Size": "M", "Colour": "Red"}},
+    )
+    price = MoneyOutput(required=True)
+    stock_quantity = fields.Integer(
+        required=True, metadata={"description": "What can be bought now; 0 once withdrawn."}
+    )
+    in_stock = fields.Boolean(required=True)
+
+
 class CartItemOut(Schema):
     id = fields.Integer(required=True)
     product = fields.Nested(CartProductOut, required=True)
+    variant = fields.Nested(CartVariantOut, required=True)
     quantity = fields.Integer(required=True)
-    unit_price = MoneyOutput(required=True)
+    unit_price = MoneyOutput(required=True)  # the variant's price
     line_total = MoneyOutput(required=True)
 
 
