@@ -143,11 +143,13 @@ async def create_buyers(db, settings, count: int, prefix: str = "buyer") -> list
     ]
 
 
-async def fill_cart(client, buyer, *lines: tuple[int, int]) -> None:
-    for product_id, quantity in lines:
+async def fill_cart(client, buyer, *lines: tuple[int, int], by: str = "product_id") -> None:
+    """Put `(id, quantity)` lines in the buyer's cart, in this order: product ids (the Release 1
+    body), or variant ids with `by="variant_id"`."""
+    for item_id, quantity in lines:
         response = await client.post(
             "/api/cart/items",
-            json={"product_id": product_id, "quantity": quantity},
+            json={by: item_id, "quantity": quantity},
             headers=buyer.headers,
         )
         assert response.status == 201, await response.text()

@@ -19,6 +19,7 @@ from factories import (
     create_buyers,
     create_product,
     create_variant,
+    fill_cart,
     one_answer_per_key,
     stock_of,
 )
@@ -55,14 +56,7 @@ async def shirt(db, stock: dict[str, int], *, name: str = "Shirt", price: str = 
 
 
 async def fill_variants(client, buyer, *lines: tuple[int, int]) -> None:
-    """Put `(variant_id, quantity)` lines in the buyer's cart, in this order."""
-    for variant_id, quantity in lines:
-        response = await client.post(
-            "/api/cart/items",
-            json={"variant_id": variant_id, "quantity": quantity},
-            headers=buyer.headers,
-        )
-        assert response.status == 201, await response.text()
+    await fill_cart(client, buyer, *lines, by="variant_id")
 
 
 async def variant_stock(db, variant_id: int) -> int:
@@ -97,11 +91,9 @@ async def test_forty_buyers_racing_for_ten_units_of_one_size(client, db, setting
             )
             continue
         assert body["code"] == "insufficient_stock"
-        (short,) = body["errors"]["items"]
-        assert {k: short[k] for k in ("product_id", "requested", "available")} == {
-            "product_id": product, "requested": 1, "available": 0,
-        }
-        assert short.get("variant_id", medium) == medium
+        assert body["errors"]["items"] == [
+            {"product_id": product, "variant_id": medium, "requested": 1, "available": 0}
+        ]
 
     # The size is sold out; the other sizes are untouched; the product shows their sum.
     assert await stocks(db, sizes) == {"S": 5, "M": 0, "L": 7}
