@@ -272,10 +272,10 @@ async def ready(value):
 async def create_variant(db, product_id: int, *, options: dict[str, str], title: str,
                          price: str | Decimal, stock: int, sku: str | None = None,
                          position: int = 0) -> int:
-    """A variant of `product_id` written straight to the database; its id. The variants'
-    trigger (0018) updates the product's price range, stock sum, SKU and option values."""
+    """Another variant of a product, e.g. {"Size": "M"} titled "M"; its id. The variants'
+    trigger (0018) brings the product's price range and stock sum along."""
     return await db.fetchval(
-        "INSERT INTO product_variants (product_id, sku, options, title, price, stock_quantity,"
-        " position) VALUES ($1, $2, $3::text::jsonb, $4, $5, $6, $7) RETURNING id",
-        product_id, sku, json.dumps(options), title, Decimal(price), stock, position,
+        "INSERT INTO product_variants (product_id, options, title, price, stock_quantity, sku,"
+        " position) VALUES ($1, $2::text::jsonb, $3, $4, $5, $6, $7) RETURNING id",
+        product_id, json.dumps(options), title, Decimal(price), stock, sku, position,
     )

@@ -19,6 +19,7 @@ ADMIN_ROUTES = [
     ("GET", "/api/admin/inventory", None),
     ("GET", "/api/admin/inventory/", None),
     ("PUT", "/api/admin/inventory/1", {"stock_quantity": 5}),
+    ("PUT", "/api/admin/inventory/variants/1", {"stock_quantity": 5}),
 ]
 
 

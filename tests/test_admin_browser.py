@@ -12,7 +12,15 @@ import os
 import shutil
 
 import pytest
-from factories import TEST_PASSWORD, create_order, create_product, create_user, stock_of
+from factories import (
+    TEST_PASSWORD,
+    create_order,
+    create_product,
+    create_user,
+    create_variant,
+    stock_of,
+    variant_of,
+)
 from playwright.async_api import async_playwright, expect
 
 from shop_api.web.app import create_app
@@ -64,6 +72,15 @@ async def test_an_admin_runs_the_shop_from_a_browser(aiohttp_server, settings, d
         await create_order(db, customer, [(lamp, 9), (mug, 9)], status="delivered",
                            days_ago=days_ago, price="99999.99")
     order_id = await create_order(db, customer, [(lamp, 2)], status="processing")
+    # A shirt in two sizes: the factory's variant becomes S.
+    shirt = await create_product(db, name="Linen Shirt", price="30.00", stock=6)
+    small = await variant_of(db, shirt)
+    await db.execute(
+        "UPDATE product_variants SET options = '{\"Size\": \"S\"}', title = 'S' WHERE id = $1",
+        small,
+    )
+    medium = await create_variant(db, shirt, options={"Size": "M"}, title="M", price="30.00",
+                                  stock=3, position=1)
 
     server = await aiohttp_server(create_app(settings))
     base = f"http://{server.host}:{server.port}"
@@ -121,6 +138,22 @@ async def test_an_admin_runs_the_shop_from_a_browser(aiohttp_server, settings, d
     await expect(page.get_by_role("status")).to_contain_text("is now 40.")
     await expect(page.locator(f"#product-{mug} [data-stock]")).to_have_text("40")
     assert await stock_of(db, mug) == 40
+
+    # Take two of the shirt's M away: its row sits under the shirt's name.
+    await page.get_by_label("Name or SKU contains").fill("linen")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page.locator(f"#product-{shirt} th[scope=rowgroup]")).to_contain_text(
+        "Linen Shirt"
+    )
+    row = page.locator(f"#variant-{medium}")
+    await row.locator("summary").click()
+    await row.get_by_label("Add (or take away, negative)").fill("-2")
+    await row.get_by_label("Reason", exact=True).fill("Two came back torn")
+    await row.get_by_role("button", name="Adjust stock").click()
+    await expect(page.get_by_role("status")).to_contain_text("Linen Shirt — M")
+    await expect(page.locator(f"#variant-{medium} [data-stock]")).to_have_text("1")
+    await expect(page.locator(f"#variant-{small} [data-stock]")).to_have_text("6")
+    assert await stock_of(db, shirt) == 7
 
     # Deactivate the customer.
     await page.get_by_role("link", name="Users").click()

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from factories import create_account, create_product, move_through, place_order
+from factories import create_account, create_product, move_through, place_order, variant_of
 
 from shop_api.web.app import create_app
 
@@ -117,8 +117,10 @@ async def test_figures_match_the_orders_placed(client, db, settings, admin):
         {"product_id": lamp, "name": "Lamp", "units_sold": 1, "revenue": "40.00"},
     ]
     assert body["low_stock"] == [
-        {"product_id": lamp, "name": "Lamp", "stock_quantity": 3},
-        {"product_id": five, "name": "Five left", "stock_quantity": 5},
+        {"product_id": lamp, "name": "Lamp", "stock_quantity": 3,
+         "variant_id": await variant_of(db, lamp), "variant_title": "Default", "sku": None},
+        {"product_id": five, "name": "Five left", "stock_quantity": 5,
+         "variant_id": await variant_of(db, five), "variant_title": "Default", "sku": None},
     ]
 
     # The revenue is the sum of the paid-or-later orders, as the admin's order list shows them.

@@ -6,7 +6,15 @@ import itertools
 
 import orjson
 import pytest
-from factories import assert_problem, create_account, create_product, move, place_order, stock_of
+from factories import (
+    assert_problem,
+    create_account,
+    create_product,
+    move,
+    place_order,
+    stock_of,
+    variant_of,
+)
 
 from shop_api.domain import events
 from shop_api.domain.order_status import STATUSES, TRANSITIONS
@@ -45,7 +53,8 @@ async def test_every_users_orders_newest_first_with_their_owner(client, db, sett
     assert newest == {**third, "user": {"id": ann.id, "email": "ann@example.com"}}
     assert newest["items"] == [
         {"product_id": mug, "product_name": "Mug", "quantity": 3,
-         "price_at_purchase": "19.99", "line_total": "59.97"}
+         "price_at_purchase": "19.99", "line_total": "59.97",
+         "variant_id": await variant_of(db, mug), "variant_title": "Default", "sku": None}
     ]
     assert body["items"][1]["user"] == {"id": ben.id, "email": "ben@example.com"}
 

@@ -13,7 +13,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from admin_pages import csrf_of, sign_in, submit_login
-from factories import PROBLEM, TEST_PASSWORD, create_order, create_product, create_user, stock_of
+from factories import (
+    PROBLEM,
+    TEST_PASSWORD,
+    create_order,
+    create_product,
+    create_user,
+    create_variant,
+    stock_of,
+    variant_of,
+)
 
 from shop_api.settings import Settings
 from shop_api.web.admin import charts
@@ -341,6 +350,7 @@ async def shop(db, admin_id) -> dict[str, int]:
     return {
         "customer": customer,
         "lamp": lamp,
+        "lamp_variant": await variant_of(db, lamp),
         "mug": mug,
         "processing": await create_order(db, customer, [(lamp, 2)], status="processing"),
         "pending": await create_order(db, customer, [(mug, 1)], status="pending", days_ago=3),
@@ -357,6 +367,8 @@ def _forms(shop: dict[str, int]) -> list[tuple[str, dict]]:
         (f"/admin/inventory/{shop['lamp']}", {"mode": "adjust", "adjustment": "5",
                                               "reason": "Found a box"}),
         (f"/admin/users/{shop['customer']}/status", {"action": "deactivate"}),
+        (f"/admin/inventory/variants/{shop['lamp_variant']}", {"mode": "set",
+                                                               "stock_quantity": "7"}),
     ]
 
 
@@ -364,6 +376,7 @@ async def _state(db) -> tuple:
     return (
         await db.fetch("SELECT id, status FROM orders ORDER BY id"),
         await db.fetch("SELECT id, stock_quantity FROM products ORDER BY id"),
+        await db.fetch("SELECT id, stock_quantity FROM product_variants ORDER BY id"),
         await db.fetch("SELECT id, is_active, token_version FROM users ORDER BY id"),
         await db.fetchval("SELECT count(*) FROM inventory_ledger"),
         await db.fetchval("SELECT count(*) FROM order_status_history"),
@@ -525,6 +538,93 @@ async def test_the_inventory_page_searches_and_shows_low_stock(client, db, shop,
     assert "Brass Lamp" in found and "Clay Mug" not in found
     low = await (await client.get("/admin/inventory?low_stock=true")).text()
     assert "Clay Mug" in low and "Brass Lamp" not in low and "Withdrawn Thing" not in low
+
+
+async def sized_shirt(db) -> tuple[int, int, int]:
+    """A shirt in S (the factory's variant, 4 left) and M (1 left): its id and theirs."""
+    shirt = await create_product(db, name="Linen Shirt", price="30.00", stock=4)
+    small = await variant_of(db, shirt)
+    await db.execute(
+        "UPDATE product_variants SET options = '{\"Size\": \"S\"}', title = 'S', "
+        "sku = 'LINEN-S' WHERE id = $1",
+        small,
+    )
+    medium = await create_variant(db, shirt, options={"Size": "M"}, title="M", price="30.00",
+                                  stock=1, sku="LINEN-M", position=1)
+    return shirt, small, medium
+
+
+async def test_the_inventory_page_shows_a_products_variants_under_it(client, db, shop,
+                                                                      signed_in):
+    shirt, small, medium = await sized_shirt(db)
+    page = await (await client.get("/admin/inventory")).text()
+    group = page[page.index(f'<tbody id="product-{shirt}">'):]
+    group = group[:group.index("</tbody>")]
+    assert f'<th scope="rowgroup" colspan="3">Linen Shirt <span class="muted">#{shirt}</span>' in (
+        group
+    )
+    assert group.index(f'id="variant-{small}"') < group.index(f'id="variant-{medium}"')
+    assert "SKU LINEN-M" in group
+    assert f'action="/admin/inventory/variants/{medium}"' in group
+    assert "the stock of Linen Shirt — M" in group
+    # A single-variant product keeps its one row, named as before.
+    lamp = page[page.index(f'<tbody id="product-{shop["lamp"]}">'):]
+    assert "rowgroup" not in lamp[:lamp.index("</tbody>")]
+    low = await (await client.get("/admin/inventory?low_stock=true&search=linen")).text()
+    assert f'id="variant-{small}"' in low and f'id="variant-{medium}"' in low
+    dashboard = await (await client.get("/admin/")).text()
+    assert "Linen Shirt — M" in dashboard[dashboard.index('id="low-title"'):]
+    assert "search=LINEN-M&amp;low_stock=true" in dashboard
+
+
+async def test_setting_a_variants_stock(client, db, shop, admin_id, signed_in):
+    shirt, small, medium = await sized_shirt(db)
+    response = await client.post(
+        f"/admin/inventory/variants/{medium}",
+        data={"csrf_token": signed_in, "mode": "adjust", "adjustment": "9", "reason": "Delivery",
+              "next": "/admin/inventory?search=linen"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == "/admin/inventory?search=linen"
+    assert await db.fetchval(
+        "SELECT stock_quantity FROM product_variants WHERE id = $1", medium
+    ) == 10
+    assert await stock_of(db, shirt) == 14
+    ledger = await db.fetch(
+        "SELECT product_id, variant_id, delta, reason, stock_after, actor_id FROM inventory_ledger"
+    )
+    assert [tuple(row) for row in ledger] == [(shirt, medium, 9, "Delivery", 10, admin_id)]
+    page = await (await client.get(response.headers["Location"])).text()
+    assert f"The stock of “Linen Shirt — M” (#{shirt}) is now 10." in page
+    # The product's own form (pages from before variants) asks which variant.
+    response = await client.post(
+        f"/admin/inventory/{shirt}",
+        data={"csrf_token": signed_in, "mode": "set", "stock_quantity": "0"},
+    )
+    assert "This product has 2 variants" in await response.text()
+    assert await stock_of(db, shirt) == 14
+
+
+async def test_an_order_page_names_each_lines_variant(client, db, shop, signed_in):
+    shirt, small, medium = await sized_shirt(db)
+    order_id = await create_order(db, shop["customer"], [(shirt, 2)])
+    await db.execute(
+        "INSERT INTO order_items (order_id, product_id, product_name, quantity, "
+        "price_at_purchase, variant_id, variant_title, sku) "
+        "VALUES ($1, $2, 'Linen Shirt', 1, 10, $3, 'M', 'LINEN-M')",
+        order_id, shirt, medium,
+    )
+    # The lines are snapshots: a later rename of the variant does not change them.
+    await db.execute("UPDATE product_variants SET title = 'Medium' WHERE id = $1", medium)
+    page = await (await client.get(f"/admin/orders/{order_id}")).text()
+    items = page[page.index('id="items-title"'):page.index('id="history-title"')]
+    assert "Linen Shirt — S" in items and "SKU LINEN-S" in items
+    assert "Linen Shirt — M" in items and "SKU LINEN-M" in items
+    assert "Medium" not in items
+    # A default variant's line reads as before.
+    lamp = await (await client.get(f"/admin/orders/{shop['processing']}")).text()
+    assert "Brass Lamp <span" in lamp and "Default" not in lamp
 
 
 async def test_the_users_page_searches(client, db, shop, signed_in):

@@ -30,7 +30,7 @@ async def list_stock(
             limit=limit,
             offset=offset,
         ),
-        key="product_id",
+        key="variant_id",
     )
 
 

@@ -7,6 +7,7 @@ answer differs (a page, or a redirect with a message after a form).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from shop_api.errors import Conflict, NotFound, ValidationFailed
 from shop_api.web.admin import charts, sessions
 from shop_api.web.admin.guard import admin_page, safe_next, see_other
 from shop_api.web.admin.middleware import readable_errors
-from shop_api.web.admin.templating import SYMBOLS, render
+from shop_api.web.admin.templating import DEFAULT_VARIANT_TITLE, SYMBOLS, render, variant_name
 from shop_api.web.endpoint import path_id
 from shop_api.web.keys import db_pool_key, settings_key
 from shop_api.web.schemas.admin import (
@@ -205,7 +206,7 @@ async def inventory_page(request: web.Request, session: sessions.Session) -> web
         request,
         "inventory.html",
         {
-            "products": rows,
+            "products": _by_product(rows),
             "filters": {"search": query.get("search"), "low_stock": query.get("low_stock")},
             "threshold": threshold,
             "pager": _pager(request, query, total),
@@ -216,6 +217,24 @@ async def inventory_page(request: web.Request, session: sessions.Session) -> web
         },
         session=session,
     )
+
+
+def _by_product(rows: list[Any]) -> list[dict[str, Any]]:
+    """The page's variant rows (which come by product) as one entry per product; `several`
+    when it is sold in more than its default variant, so its rows name the variant."""
+    products = []
+    for product_id, group in itertools.groupby(rows, key=lambda row: row["product_id"]):
+        variants = list(group)
+        several = len(variants) > 1 or variants[0]["variant_title"] != DEFAULT_VARIANT_TITLE
+        products.append(
+            {
+                "product_id": product_id,
+                "name": variants[0]["name"],
+                "several": several,
+                "variants": variants,
+            }
+        )
+    return products
 
 
 def _whole_number(form: MultiDictProxy, field: str) -> int:
@@ -241,19 +260,40 @@ def _stock_change(form: MultiDictProxy) -> dict[str, Any]:
     return InventoryUpdateIn().load(body)
 
 
+@routes.post(r"/inventory/variants/{variant_id:\d+}")
+@admin_page
+async def variant_stock_form(
+    request: web.Request, session: sessions.Session, form: MultiDictProxy
+) -> web.Response:
+    return await _stock_form(request, session, form, variant_id=_path_id(request, "variant_id"))
+
+
 @routes.post(r"/inventory/{product_id:\d+}")
 @admin_page
 async def stock_form(
     request: web.Request, session: sessions.Session, form: MultiDictProxy
 ) -> web.Response:
-    product_id = _path_id(request, "product_id")
+    """The form of the pages before variants, for a single-variant product as the API's
+    Release 1 route (a page left open across the upgrade)."""
+    return await _stock_form(request, session, form, product_id=_path_id(request, "product_id"))
+
+
+async def _stock_form(
+    request: web.Request,
+    session: sessions.Session,
+    form: MultiDictProxy,
+    *,
+    variant_id: int | None = None,
+    product_id: int | None = None,
+) -> web.Response:
     back = safe_next(form.get("next") or "/admin/inventory")
     try:
         body = _stock_change(form)
         async with request.config_dict[db_pool_key].acquire() as conn:
-            variant_id = await variants.sole_variant_id(
-                conn, product_id=product_id, several=Conflict, include_deleted=True
-            )
+            if variant_id is None:
+                variant_id = await variants.sole_variant_id(
+                    conn, product_id=product_id, several=Conflict, include_deleted=True
+                )
             row = await inventory.change_stock(
                 conn,
                 variant_id=variant_id,
@@ -270,11 +310,12 @@ async def stock_form(
     except Conflict as exc:
         await sessions.flash(request, session, "error", _stock_conflict(exc))
     else:
+        name = variant_name(row["name"], row["variant_title"])
         await sessions.flash(
             request,
             session,
             "ok",
-            f"The stock of “{row['name']}” (#{product_id}) is now {row['stock_quantity']:,}.",
+            f"The stock of “{name}” (#{row['product_id']}) is now {row['stock_quantity']:,}.",
         )
     return see_other(back)
 

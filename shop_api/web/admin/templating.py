@@ -45,6 +45,17 @@ def status_label(value: str) -> str:
     return value.capitalize()
 
 
+# API.md: the title of the one variant of a product sold without options.
+DEFAULT_VARIANT_TITLE = "Default"
+
+
+def variant_name(name: str, title: str | None) -> str:
+    """The product's name and which of its variants ("Shirt — M / Red"), unless default."""
+    if title is None or title == DEFAULT_VARIANT_TITLE:
+        return name
+    return f"{name} — {title}"
+
+
 def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(
         app,
@@ -60,6 +71,7 @@ def setup(app: web.Application) -> None:
             "when": when,
             "day": day,
             "status_label": status_label,
+            "variant_name": variant_name,
         },
     )
 

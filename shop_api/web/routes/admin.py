@@ -39,8 +39,8 @@ TAG = "Admin"
         "Revenue counts the orders that are paid, processing, shipped or delivered, never "
         "pending or cancelled ones. `revenue_by_day` has exactly 30 rows (UTC days, oldest "
         "first, zeros on days without sales); `top_products` ranks products by units sold in "
-        "those orders; `low_stock` lists active products at or below the `LOW_STOCK_THRESHOLD` "
-        "setting."
+        "those orders; `low_stock` lists the variants on sale at or below the "
+        "`LOW_STOCK_THRESHOLD` setting."
     ),
     tag=TAG,
     access=ADMIN,
@@ -153,10 +153,12 @@ async def change_order_status(
 @routes.get("/api/admin/inventory")
 @routes.get("/api/admin/inventory/")
 @endpoint(
-    summary="Stock of every product, deleted ones included",
+    summary="Stock of every variant, deleted ones included",
     description=(
-        "By product id. `low_stock` is true for an active product at or below the "
-        "`LOW_STOCK_THRESHOLD` setting; deleted products show `is_active: false`."
+        "One row per variant, by product and then in the product's display order. `low_stock` "
+        "is true for a variant on sale (it and its product active) at or below the "
+        "`LOW_STOCK_THRESHOLD` setting; deleted variants and the variants of deleted products "
+        "show `is_active: false`."
     ),
     tag=TAG,
     access=ADMIN,
@@ -175,18 +177,46 @@ async def list_inventory(request: web.Request, query: dict) -> web.Response:
     return json_response(page_body([inventory_out(row) for row in rows], query, total))
 
 
+STOCK_CHANGE = (
+    "Send either `{stock_quantity}` (the counted stock, replacing the current one; `reason` "
+    "optional) or `{adjustment, reason}` (added to the current stock, negative to take away); "
+    "anything else is a 422. Concurrent changes and checkouts apply one after the other under "
+    "the variant's row lock. Stock never goes below 0: such an adjustment is a 409 "
+    "`insufficient_stock` with `errors.items: [{product_id, variant_id, requested, "
+    "available}]` and changes nothing; above 1,000,000,000 it is a 409 `stock_limit`. Every "
+    "change is kept in the inventory ledger (who, when, which variant, how much, why, the "
+    "stock it left); a change of 0 records nothing. Deleted variants and products can be "
+    "restocked."
+)
+
+
+@routes.put(r"/api/admin/inventory/variants/{variant_id:\d+}")
+@endpoint(
+    summary="Set or adjust a variant's stock",
+    description=STOCK_CHANGE,
+    tag=TAG,
+    access=ADMIN,
+    body=InventoryUpdateIn,
+    response=InventoryOut,
+    errors=(409,),
+)
+async def change_variant_stock(
+    request: web.Request,
+    user: asyncpg.Record,
+    variant_id: int,
+    body: dict,
+    conn: asyncpg.Connection,
+) -> web.Response:
+    return await _change_stock(request, conn, user, variant_id, body)
+
+
 @routes.put(r"/api/admin/inventory/{product_id:\d+}")
 @endpoint(
-    summary="Set or adjust a product's stock",
+    summary="Set or adjust the stock of a single-variant product",
     description=(
-        "Send either `{stock_quantity}` (the counted stock, replacing the current one; "
-        "`reason` optional) or `{adjustment, reason}` (added to the current stock, negative to "
-        "take away); anything else is a 422. Concurrent changes and checkouts apply one after "
-        "the other under the product's row lock. Stock never goes below 0: such an adjustment "
-        "is a 409 `insufficient_stock` with `errors.items: [{product_id, requested, "
-        "available}]` and changes nothing. Every change is kept in the inventory ledger (who, "
-        "when, how much, why, the stock it left); a change of 0 records nothing. Deleted "
-        "products can be restocked."
+        "The Release 1 route: the change applies to the product's only active variant; a "
+        "product with several is a 409 `variant_required` (use "
+        "`PUT /api/admin/inventory/variants/<variant_id>`). " + STOCK_CHANGE
     ),
     tag=TAG,
     access=ADMIN,
@@ -195,11 +225,22 @@ async def list_inventory(request: web.Request, query: dict) -> web.Response:
     errors=(409,),
 )
 async def change_stock(
-    request: web.Request, user: asyncpg.Record, product_id: int, body: dict
-, conn: asyncpg.Connection) -> web.Response:
+    request: web.Request,
+    user: asyncpg.Record,
+    product_id: int,
+    body: dict,
+    conn: asyncpg.Connection,
+) -> web.Response:
     variant_id = await variants.sole_variant_id(
         conn, product_id=product_id, several=Conflict, include_deleted=True
     )
+    return await _change_stock(request, conn, user, variant_id, body)
+
+
+async def _change_stock(
+    request: web.Request, conn: asyncpg.Connection, user: asyncpg.Record, variant_id: int,
+    body: dict,
+) -> web.Response:
     row = await inventory.change_stock(
         conn,
         variant_id=variant_id,

@@ -57,9 +57,18 @@ class TopProductOut(Schema):
 
 
 class LowStockOut(Schema):
+    """A variant on sale at or below the threshold."""
+
+    variant_id = fields.Integer(required=True)
     product_id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    stock_quantity = fields.Integer(required=True)
+    name = fields.String(required=True, metadata={"description": "The product's name."})
+    variant_title = fields.String(required=True, metadata={"example": "M / Red"})
+    sku = fields.String(
+        required=True, allow_none=True, metadata={"description": "The variant's SKU."}
+    )
+    stock_quantity = fields.Integer(
+        required=True, metadata={"description": "The variant's stock."}
+    )
 
 
 class DashboardOut(Schema):
@@ -93,8 +102,9 @@ class DashboardOut(Schema):
         required=True,
         metadata={
             "description": (
-                "Up to 20 active products at or below the low-stock threshold, emptiest first; "
-                "`GET /api/admin/inventory?low_stock=true` lists them all."
+                "Up to 20 variants on sale (the variant and its product active) at or below the "
+                "low-stock threshold, emptiest first; `GET /api/admin/inventory?low_stock=true` "
+                "lists them all."
             )
         },
     )
@@ -149,17 +159,30 @@ def admin_order_out(row) -> dict:
 
 
 class InventoryQuery(PaginationQuery):
-    low_stock = QueryFlag("`true`: only products low on stock; `false`: only the others.")
-    search = _search("the product name or the SKU")
+    low_stock = QueryFlag("`true`: only variants low on stock; `false`: only the others.")
+    search = _search("the product name or the variant's SKU")
 
 
 class InventoryOut(Schema):
+    """One variant's stock. A single-variant product's row is also its Release 1 row: the
+    variant's SKU, stock and state are then the product's."""
+
+    variant_id = fields.Integer(required=True)
     product_id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    sku = fields.String(required=True, allow_none=True)
-    stock_quantity = fields.Integer(required=True)
+    name = fields.String(required=True, metadata={"description": "The product's name."})
+    variant_title = fields.String(
+        required=True,
+        metadata={"description": "The option values joined with \" / \", or \"Default\"."},
+    )
+    sku = fields.String(
+        required=True, allow_none=True, metadata={"description": "The variant's SKU."}
+    )
+    stock_quantity = fields.Integer(
+        required=True, metadata={"description": "The variant's stock."}
+    )
     is_active = fields.Boolean(
-        required=True, metadata={"description": "false once the product was deleted."}
+        required=True,
+        metadata={"description": "false once the variant or its product was deleted."},
     )
     low_stock = fields.Boolean(
         required=True,
