@@ -106,7 +106,8 @@ class ValidationFailed(ApiError):
 
 def _capped(errors: Any, budget: int) -> tuple[Any, bool]:
     """The first `budget` field errors of `errors` ({field: [message]}, nested for nested
-    fields: each list of messages is one entry), and whether any were left out."""
+    fields: each list of messages is one entry), and whether any were left out. Keys become
+    strings: marshmallow names the items of a list by their index, and JSON keys are text."""
     if not isinstance(errors, Mapping):
         return errors, False
     kept: dict[Any, Any] = {}
@@ -116,12 +117,12 @@ def _capped(errors: Any, budget: int) -> tuple[Any, bool]:
             return kept, True
         if isinstance(messages, Mapping):
             inner, cut = _capped(messages, budget - used)
-            kept[field] = inner
+            kept[str(field)] = inner
             used += _entries(inner)
             if cut:
                 return kept, True
         else:
-            kept[field] = messages
+            kept[str(field)] = messages
             used += 1
     return kept, False
 

@@ -41,7 +41,9 @@ matching AS NOT MATERIALIZED (
        AND (:search::text IS NULL
             OR p.search_vector @@ product_search_query(:search::text))
 )
-SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
+SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
+       -- Per page row only (0019): an index probe each.
+       product_images_json(page.id) AS images
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
        -- active product; with the request's values the planner keeps only one branch.
   FROM (SELECT CASE WHEN :category_id::bigint IS NULL AND :category_slug::text IS NULL
@@ -51,9 +53,9 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
                     ELSE (SELECT count(*) FROM matching)
                END AS total) AS totals
   LEFT JOIN LATERAL (
-        SELECT m.id, m.name, m.slug, m.description, m.price, m.currency, m.stock_quantity,
-               m.sku, m.image_url, m.category_id, m.rating_count, m.rating_average,
-               m.created_at, m.updated_at,
+        SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
+               m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
+               m.rating_count, m.rating_average, m.created_at, m.updated_at,
                CASE WHEN :sort::text = 'relevance'
                     THEN ts_rank(m.search_vector, product_search_query(:search::text))
                END AS by_rank,
@@ -78,17 +80,32 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
           page.by_rating DESC NULLS LAST, page.by_created DESC, page.by_id, page.by_id_desc DESC;
 
 -- name: get_product_detail
--- An active product with its five newest reviews: one row per review, or one row with
--- NULL review columns when it has none; no row at all when there is no such active product.
-SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
-       p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
-       p.rating_count, p.rating_average, p.created_at, p.updated_at,
+-- An active product with its images, its variants on sale and its five newest reviews: one
+-- row per review, or one row with NULL review columns when it has none; no row at all when
+-- there is no such active product. The variants are built once, for the product row, and
+-- repeated on its (up to five) review rows.
+SELECT p.id, p.name, p.slug, p.description, p.price, p.price_max, p.currency,
+       p.stock_quantity, p.sku, p.image_url, p.options, p.variant_count, p.category_id,
+       c.name AS category_name, c.slug AS category_slug, p.rating_count, p.rating_average,
+       p.created_at, p.updated_at, product_images_json(p.id) AS images, pv.variants,
        -- Each review as sql/reviews.sql reads one.
        r.id AS review_id, r.product_id AS review_product_id, r."user" AS review_user,
        r.rating AS review_rating, r.title AS review_title, r.comment AS review_comment,
        r.verified_purchase AS review_verified_purchase, r.created_at AS review_created_at
   FROM products p
   LEFT JOIN categories c ON c.id = p.category_id
+  -- Each variant as sql/variants.sql reads one (money as text, like every JSON answer).
+  LEFT JOIN LATERAL (
+        SELECT coalesce(json_agg(json_build_object(
+                   'id', v.id, 'product_id', v.product_id, 'sku', v.sku, 'title', v.title,
+                   'options', v.options, 'price', v.price::text,
+                   'compare_at_price', v.compare_at_price::text, 'currency', p.currency,
+                   'stock_quantity', v.stock_quantity, 'weight_grams', v.weight_grams,
+                   'image_url', v.image_url, 'position', v.position, 'is_active', v.is_active)
+                 ORDER BY v.position, v.id), '[]') AS variants
+          FROM product_variants v
+         WHERE v.product_id = p.id AND v.is_active
+  ) AS pv ON true
   LEFT JOIN LATERAL (
         SELECT rv.id, rv.product_id,
                json_build_object('id', rv.user_id, 'full_name', u.full_name) AS "user",
@@ -113,53 +130,78 @@ SELECT candidates.slug
  ORDER BY candidates.n
  LIMIT 1;
 
--- name: insert_product^
--- A product with its one default variant (the Release 1 body), in one statement: the
--- variant's SKU answers for a taken SKU (product_variants_sku_key), products_category_id_fkey
--- for an unknown category. The summary columns the variants' trigger keeps are written here
--- with the values it will compute, so the answer needs no second read.
-WITH inserted AS (
-    INSERT INTO products (name, slug, description, price, price_max, currency, stock_quantity,
-                          sku, image_url, category_id, variant_count)
-    VALUES (:name, :slug, :description, :price, :price, :currency, :stock_quantity, :sku,
-            :image_url, :category_id, 1)
-    RETURNING *
-), variant AS (
-    INSERT INTO product_variants (product_id, sku, title, price, stock_quantity)
-    SELECT id, :sku, 'Default', :price, :stock_quantity FROM inserted
-), image AS (
-    INSERT INTO product_images (product_id, url, position)
-    SELECT id, image_url, 0 FROM inserted WHERE image_url IS NOT NULL
+-- name: insert_product$
+-- A product with its variants and images, in one statement, so that a refused variant leaves
+-- nothing behind; its id. `variants` and `images` are JSON arrays of the columns below. A
+-- taken SKU is product_variants_sku_key, two variants with the same values
+-- product_variants_options_key, an unknown category products_category_id_fkey, a taken slug
+-- products_slug_key (the caller tries the next). The variants' trigger (0018) sets the
+-- product's price range, stock, SKU and option values when the statement ends; `price` is
+-- NOT NULL, so it starts as the lowest variant price, which the trigger keeps.
+WITH product AS (
+    INSERT INTO products (name, slug, description, price, currency, category_id, options,
+                          image_url)
+    VALUES (:name, :slug, :description,
+            (SELECT min(v.price) FROM jsonb_to_recordset(:variants::jsonb) AS v (price numeric)),
+            :currency, :category_id, :options::jsonb,
+            -- The first image's URL, as every statement that writes images keeps it.
+            :images::jsonb -> 0 ->> 'url')
+    RETURNING id
+), variants AS (
+    INSERT INTO product_variants (product_id, sku, options, title, price, compare_at_price,
+                                  stock_quantity, weight_grams, image_url, position)
+    SELECT product.id, v.sku, v.options, v.title, v.price, v.compare_at_price,
+           v.stock_quantity, v.weight_grams, v.image_url, v.position
+      FROM product,
+           jsonb_to_recordset(:variants::jsonb)
+               AS v (sku text, options jsonb, title text, price numeric,
+                     compare_at_price numeric, stock_quantity integer, weight_grams integer,
+                     image_url text, position integer)
+), images AS (
+    INSERT INTO product_images (product_id, url, alt, position)
+    SELECT product.id, i.url, i.alt, i.position
+      FROM product,
+           jsonb_to_recordset(:images::jsonb) AS i (url text, alt text, position integer)
 )
-SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
-       p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
-       p.rating_count, p.rating_average, p.created_at, p.updated_at
-  FROM inserted p
-  LEFT JOIN categories c ON c.id = p.category_id;
+SELECT id FROM product;
 
--- name: update_product^
--- A partial update of an active product; price, SKU and stock are its variants' (changed
--- before this, so the product row read here carries their new summary). NOT NULL columns keep
--- their value when given NULL; the nullable ones (category, image) change only when their
--- set_* flag is true, so a client can clear them with an explicit null. The slug stays: links
--- to the product survive a rename.
-WITH updated AS (
-    UPDATE products
-       SET name = coalesce(:name::text, name),
-           description = coalesce(:description::text, description),
-           category_id = CASE WHEN :set_category_id::boolean THEN :category_id::bigint
-                              ELSE category_id END,
-           image_url = CASE WHEN :set_image_url::boolean THEN :image_url::text
-                            ELSE image_url END,
-           updated_at = now()
-     WHERE id = :id AND is_active
-    RETURNING *
+-- name: update_product$
+-- A partial update of an active product's own fields; its id, or NULL when there is no such
+-- product. Price, SKU and stock are its variants' (changed before this: variants are locked
+-- before their product), the image URL its first image's. NOT NULL columns keep their value
+-- when given NULL; the category changes only when set_category_id is true, so a client can
+-- clear it with an explicit null. The slug stays: links to the product survive a rename.
+UPDATE products
+   SET name = coalesce(:name::text, name),
+       description = coalesce(:description::text, description),
+       category_id = CASE WHEN :set_category_id::boolean THEN :category_id::bigint
+                          ELSE category_id END,
+       updated_at = now()
+ WHERE id = :id AND is_active
+RETURNING id;
+
+-- name: lock_product$
+-- An active product's row, locked until the change commits (no variant of it may change after
+-- this in the same transaction: variants are locked before their product).
+SELECT id FROM products WHERE id = :product_id AND is_active FOR NO KEY UPDATE;
+
+-- name: product_images
+SELECT url, alt FROM product_images WHERE product_id = :product_id ORDER BY position;
+
+-- name: delete_product_images!
+DELETE FROM product_images WHERE product_id = :product_id;
+
+-- name: insert_product_images!
+-- A product's images (after delete_product_images), and its image_url kept as the first one's
+-- in the same statement.
+WITH added AS (
+    INSERT INTO product_images (product_id, url, alt, position)
+    SELECT :product_id, i.url, i.alt, i.position
+      FROM jsonb_to_recordset(:images::jsonb) AS i (url text, alt text, position integer)
 )
-SELECT p.id, p.name, p.slug, p.description, p.price, p.currency, p.stock_quantity,
-       p.sku, p.image_url, p.category_id, c.name AS category_name, c.slug AS category_slug,
-       p.rating_count, p.rating_average, p.created_at, p.updated_at
-  FROM updated p
-  LEFT JOIN categories c ON c.id = p.category_id;
+UPDATE products
+   SET image_url = :images::jsonb -> 0 ->> 'url', updated_at = now()
+ WHERE id = :product_id;
 
 -- name: soft_delete_product$
 -- The row stays for the orders that point at it; every list and lookup skips it.

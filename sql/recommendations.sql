@@ -75,15 +75,19 @@ WITH target AS (
 ), ranked AS (
     SELECT DISTINCT ON (id) id, tier, weight FROM candidates ORDER BY id, tier
 )
-SELECT m.id, m.name, m.slug, m.description, m.price, m.currency, m.stock_quantity, m.sku,
-       m.image_url, m.category_id, c.name AS category_name, c.slug AS category_slug,
-       m.rating_count, m.rating_average, m.created_at, m.updated_at
-  FROM ranked
-  JOIN products m ON m.id = ranked.id AND m.is_active
-  LEFT JOIN categories c ON c.id = m.category_id
- WHERE EXISTS (SELECT 1 FROM target)
- ORDER BY ranked.tier, ranked.weight DESC, m.id
- LIMIT 10;
+-- The images of the ten chosen only (0019), as list_products reads a page's.
+SELECT top.*, product_images_json(top.id) AS images
+  FROM (SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
+               m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
+               c.name AS category_name, c.slug AS category_slug, m.rating_count,
+               m.rating_average, m.created_at, m.updated_at, ranked.tier, ranked.weight
+          FROM ranked
+          JOIN products m ON m.id = ranked.id AND m.is_active
+          LEFT JOIN categories c ON c.id = m.category_id
+         WHERE EXISTS (SELECT 1 FROM target)
+         ORDER BY ranked.tier, ranked.weight DESC, m.id
+         LIMIT 10) AS top
+ ORDER BY top.tier, top.weight DESC, top.id;
 
 -- name: product_is_active$
 SELECT EXISTS (SELECT 1 FROM products WHERE id = :product_id AND is_active);

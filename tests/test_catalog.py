@@ -73,6 +73,8 @@ async def test_a_product_has_exactly_the_documented_shape(client, admin, db):
     assert set(created) == {
         "id", "name", "slug", "description", "price", "currency", "stock_quantity", "in_stock",
         "sku", "image_url", "category", "rating", "created_at", "updated_at",
+        # Release 2 (variants): tests/test_variants.py has what they hold.
+        "price_max", "options", "images", "variant_count",
     }
     assert created["name"] == "Studio Headphones"
     assert created["slug"] == "studio-headphones"
@@ -449,6 +451,7 @@ async def test_detail_has_the_product_and_its_five_newest_reviews(client, db):
     body = await response.json()
     assert body["id"] == product and body["name"] == "Kettle" and body["price"] == "45.00"
     reviews = body.pop("recent_reviews")
+    body.pop("variants")  # detail only, like the reviews (tests/test_variants.py)
     listed = (await get_page(client, search="kettle"))["items"][0]
     assert body == listed
     assert [review["title"] for review in reviews] == [f"Review {n}" for n in (6, 5, 4, 3, 2)]
@@ -614,9 +617,12 @@ async def test_update_changes_only_what_is_sent(client, admin, db):
     after = await response.json()
     assert after["price"] == "6.50"
     assert after["updated_at"] > before["updated_at"]
-    unchanged = {k: v for k, v in after.items() if k not in ("price", "updated_at")}
+    # price_max follows the price of its one variant.
+    changed = ("price", "price_max", "updated_at")
+    unchanged = {k: v for k, v in after.items() if k not in changed}
     before.pop("recent_reviews")
-    assert unchanged == {k: v for k, v in before.items() if k not in ("price", "updated_at")}
+    before.pop("variants")
+    assert unchanged == {k: v for k, v in before.items() if k not in changed}
 
 
 async def test_update_every_field_and_clear_the_nullable_ones(client, admin, db):

@@ -8,14 +8,15 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
-from shop_api.domain import variants
-from shop_api.domain.inventory import change_stock
+from shop_api.domain import variants as variant_rules
 from shop_api.errors import Conflict, NotFound, ValidationFailed
+
+T = TypeVar("T")
 
 _SLUG_ATTEMPTS = 3
 _SPELLED_OUT = str.maketrans({
@@ -75,8 +76,8 @@ async def _insert_with_free_slug(
     base: str,
     constraint: str,
     find_free: Callable[[], Awaitable[str | None]],
-    insert: Callable[[str], Awaitable[asyncpg.Record]],
-) -> asyncpg.Record:
+    insert: Callable[[str], Awaitable[T]],
+) -> T:
     """Insert under the first free slug; a concurrent insert that takes it first means retry.
 
     Each statement on its own, never inside a transaction: the unique violation that means
@@ -138,39 +139,109 @@ async def create_product(
     conn: Queryable,
     *,
     name: str,
-    price: Decimal,
-    stock_quantity: int,
     currency: str,
     description: str = "",
     category_id: int | None = None,
+    price: Decimal | None = None,
+    stock_quantity: int | None = None,
     sku: str | None = None,
+    options: list[dict[str, Any]] | None = None,
+    variants: list[dict[str, Any]] | None = None,
     image_url: str | None = None,
+    images: list[dict[str, str]] | None = None,
 ) -> asyncpg.Record:
-    """A new active product with a unique slug made from its name.
+    """A new active product with a unique slug made from its name, its variants and images.
 
-    A taken SKU is a 409 `sku_taken`, an unknown category a 422 on `category_id` (both from the
-    database's constraints, so concurrent requests cannot slip past them).
+    Without `variants` (the Release 1 body) it gets one default variant of `price`,
+    `stock_quantity` and `sku`; `image_url` alone is its one image. Each variant names one value
+    of every option (a 422 otherwise); values the options do not list yet are added to them.
+    Two variants with the same values are a 409 `variant_exists`, a taken SKU a 409
+    `sku_taken`, an unknown category a 422 on `category_id` (all from the database's
+    constraints, so concurrent requests cannot slip past them). One statement writes it all,
+    so a refusal leaves nothing behind.
     """
     name = name.strip()
+    if variants is None:
+        variants = [{"options": {}, "price": price, "stock_quantity": stock_quantity, "sku": sku}]
+    declared = variant_rules.declared_options(options or [])
+    records, errors = [], {}
+    for position, fields in enumerate(variants):
+        values, problems = variant_rules.variant_values(declared, fields["options"])
+        if problems:
+            errors[str(position)] = {"options": problems}
+            continue
+        records.append(
+            variant_rules.variant_record(
+                fields, options=declared, values=values, position=position
+            )
+        )
+    if errors:
+        raise ValidationFailed({"variants": errors})
+    if image_url is not None:
+        images = [{"url": image_url, "alt": ""}]
     base = slugify(name) or "product"
 
-    async def insert(slug: str) -> asyncpg.Record:
+    async def insert(slug: str) -> int:
         return await queries.insert_product(
             conn,
             name=name,
             slug=slug,
             description=description,
-            price=price,
             currency=currency,
-            stock_quantity=stock_quantity,
-            sku=sku,
-            image_url=image_url,
             category_id=category_id,
+            options=variant_rules.with_values(declared, [r["options"] for r in records]),
+            variants=records,
+            images=_image_records(images or []),
         )
 
-    return await _insert_with_free_slug(
+    product_id = await _insert_with_free_slug(
         base, "products_slug_key", lambda: queries.free_product_slug(conn, base=base), insert
     )
+    product, _ = await get_product(conn, product_id)
+    return product
+
+
+def _image_records(images: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Images as the SQL reads them: positions from 0 in the given order."""
+    return [
+        {"url": image["url"], "alt": image.get("alt", ""), "position": position}
+        for position, image in enumerate(images)
+    ]
+
+
+async def _write_images(
+    conn: asyncpg.Connection, product_id: int, images: list[dict[str, str]]
+) -> None:
+    """Replace a locked product's images (and so its image_url)."""
+    await queries.delete_product_images(conn, product_id=product_id)
+    await queries.insert_product_images(
+        conn, product_id=product_id, images=_image_records(images)
+    )
+
+
+async def replace_images(
+    conn: asyncpg.Connection, product_id: int, images: list[dict[str, str]]
+) -> asyncpg.Record:
+    """An active product's images, all replaced by `images` in their order; the product."""
+    async with atomic(conn):
+        # Locked first: two replacements of one product's images take turns.
+        if await queries.lock_product(conn, product_id=product_id) is None:
+            raise NotFound("No such product.")
+        await _write_images(conn, product_id, images)
+        product, _ = await get_product(conn, product_id)
+    return product
+
+
+async def _set_first_image(conn: asyncpg.Connection, product_id: int, url: str | None) -> None:
+    """The Release 1 `image_url` of a locked product: the first image's URL (an image added
+    when there is none); None removes the first image, and the next one becomes the first."""
+    current = [dict(row) for row in await fetch_all(
+        queries.product_images(conn, product_id=product_id)
+    )]
+    rest = current[1:]
+    if url is not None:
+        rest.insert(0, {"url": url, "alt": current[0]["alt"] if current else ""})
+    await _write_images(conn, product_id, rest)
 
 
 async def update_product(
@@ -180,40 +251,34 @@ async def update_product(
     *,
     admin_id: int,
     low_stock_threshold: int,
-) -> dict[str, Any]:
+) -> asyncpg.Record:
     """Change the given fields of an active product (`changes` holds only what was sent), in
     the caller's transaction or a new one.
 
-    A new stock level goes through the inventory's locked change, so it lands in the ledger
-    like any other correction.
+    `price`, `stock_quantity` and `sku` are those of its one variant (a 409
+    `variant_required` when it has several); a new stock level goes through the inventory's
+    locked change, so it lands in the ledger like any other correction.
     """
     name = changes.get("name")
+    variant_changes = {
+        field: changes[field] for field in ("price", "stock_quantity", "sku") if field in changes
+    }
     async with atomic(conn):
         # Variants first, then the product row: the lock order of checkout (sql/orders.sql).
-        if changes.get("price") is not None or "sku" in changes or (
-            changes.get("stock_quantity") is not None
-        ):
-            variant_id = await variants.sole_variant_id(
+        if variant_changes:
+            variant_id = await variant_rules.sole_variant_id(
                 conn, product_id=product_id, several=Conflict
             )
-            if changes.get("price") is not None or "sku" in changes:
-                await queries.update_variant_price_sku(
-                    conn,
-                    variant_id=variant_id,
-                    price=changes.get("price"),
-                    set_sku="sku" in changes,
-                    sku=changes.get("sku"),
-                )
-            if changes.get("stock_quantity") is not None:
-                await change_stock(
-                    conn,
-                    variant_id=variant_id,
-                    admin_id=admin_id,
-                    threshold=low_stock_threshold,
-                    stock_quantity=changes["stock_quantity"],
-                    reason="Product edit.",
-                )
-        row = await queries.update_product(
+            await variant_rules.update_variant(
+                conn,
+                product_id,
+                variant_id,
+                variant_changes,
+                admin_id=admin_id,
+                low_stock_threshold=low_stock_threshold,
+                reason="Product edit.",
+            )
+        updated = await queries.update_product(
             conn,
             id=product_id,
             name=name.strip() if name is not None else None,
@@ -221,12 +286,13 @@ async def update_product(
             # Nullable columns: "sent as null" (clear it) differs from "not sent" (keep it).
             set_category_id="category_id" in changes,
             category_id=changes.get("category_id"),
-            set_image_url="image_url" in changes,
-            image_url=changes.get("image_url"),
         )
-        if row is None:
+        if updated is None:
             raise NotFound("No such product.")
-    return dict(row)
+        if "image_url" in changes:
+            await _set_first_image(conn, product_id, changes["image_url"])
+        product, _ = await get_product(conn, product_id)
+    return product
 
 
 async def delete_product(conn: Queryable, product_id: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from shop_api.domain import catalog, recommendations
+from shop_api.domain import catalog, recommendations, variants
 from shop_api.web.endpoint import ADMIN, PUBLIC, USER, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -13,6 +13,8 @@ from shop_api.web.schemas.catalog import (
     CategoryIn,
     CategoryListOut,
     CategoryOut,
+    ImagesIn,
+    NewVariantIn,
     ProductDetailOut,
     ProductIn,
     ProductListOut,
@@ -24,9 +26,12 @@ from shop_api.web.schemas.catalog import (
     ReviewOut,
     ReviewPage,
     ReviewQuery,
+    VariantOut,
+    VariantUpdateIn,
     category_out,
     product_out,
     review_out,
+    variant_out,
 )
 from shop_api.web.schemas.common import PAGING_KEYS, page_body
 
@@ -63,8 +68,16 @@ async def list_products(request: web.Request, query: dict) -> web.Response:
 @endpoint(
     summary="Add a product",
     description=(
-        "The slug is made from the name (`-2`, `-3`... when taken). A SKU used by another "
-        "product, deleted ones included, is a 409 `sku_taken`; an unknown `category_id` a 422."
+        "Either the Release 1 body (`price`, `stock_quantity`, `sku?`), which makes one "
+        "variant titled \"Default\", or `options` (up to 3, names unique regardless of case) "
+        "and `variants` (up to 100; then `price`, `stock_quantity` and `sku` are a 422). Each "
+        "variant gives exactly one value for every option (a 422 otherwise); a value its "
+        "option does not list yet is added to it. Variants keep the order given (`position`), "
+        "and are titled by their values in option order (`M / Red`). `images` (up to 20) or "
+        "`image_url` (one image). The slug is made from the name (`-2`, `-3`... when taken). "
+        "Two variants with the same values are a 409 `variant_exists`; a SKU used by any "
+        "other variant, deleted ones included, a 409 `sku_taken`; an unknown `category_id` a "
+        "422. A refused request creates nothing."
     ),
     tag=TAG,
     access=ADMIN,
@@ -84,13 +97,14 @@ async def create_product(request: web.Request, body: dict) -> web.Response:
 
 @routes.get(r"/api/products/{product_id:\d+}")
 @endpoint(
-    summary="A product, with its five newest reviews",
+    summary="A product, with its variants and its five newest reviews",
     tag=TAG,
     response=ProductDetailOut,
 )
 async def get_product(request: web.Request, product_id: int) -> web.Response:
     row, reviews = await catalog.get_product(request.app[db_pool_key], product_id)
     body = product_out(row)
+    body["variants"] = [variant_out(variant) for variant in row["variants"]]
     body["recent_reviews"] = [review_out(review, prefix="review_") for review in reviews]
     return json_response(body)
 
@@ -100,8 +114,12 @@ async def get_product(request: web.Request, product_id: int) -> web.Response:
     summary="Change a product",
     description=(
         "Only the fields sent change; `null` clears `category_id`, `sku` or `image_url`. "
-        "The slug stays as it was. A new `stock_quantity` is written to the inventory ledger. "
-        "A deleted product is a 404; a taken SKU a 409 `sku_taken`."
+        "The slug stays as it was. `price`, `stock_quantity` and `sku` are those of the "
+        "product's one variant: on a product with several they are a 409 `variant_required` "
+        "(change them through its variant routes). A new `stock_quantity` is written to the "
+        "inventory ledger. `image_url` sets the first image's URL (adding an image when there "
+        "is none); `null` removes the first image, and the next becomes the first. A deleted "
+        "product is a 404; a taken SKU a 409 `sku_taken`. A refused request changes nothing."
     ),
     tag=TAG,
     access=ADMIN,
@@ -120,6 +138,106 @@ async def update_product(
         low_stock_threshold=request.app[settings_key].low_stock_threshold,
     )
     return json_response(product_out(row))
+
+
+@routes.put(r"/api/products/{product_id:\d+}/images")
+@routes.put(r"/api/products/{product_id:\d+}/images/")
+@endpoint(
+    summary="Replace a product's images",
+    description=(
+        "Up to 20 http(s) URLs (2,000 characters at most), in display order; the first is "
+        "the product's `image_url` (none: null). Every earlier image is replaced."
+    ),
+    tag=TAG,
+    access=ADMIN,
+    body=ImagesIn,
+    response=ProductOut,
+)
+async def replace_images(
+    request: web.Request, product_id: int, body: dict, conn: asyncpg.Connection
+) -> web.Response:
+    row = await catalog.replace_images(conn, product_id, body["images"])
+    return json_response(product_out(row))
+
+
+@routes.post(r"/api/products/{product_id:\d+}/variants")
+@routes.post(r"/api/products/{product_id:\d+}/variants/")
+@endpoint(
+    summary="Add a variant to a product",
+    description=(
+        "`options` gives one value for every option of the product (`{}` for a product "
+        "without options), by the option's name; a value the option does not list yet is "
+        "added to it. Without `position` it goes after the last variant. A variant on sale "
+        "with the same values is a 409 `variant_exists`; a SKU used by any other variant, "
+        "deleted ones included, a 409 `sku_taken`; a product has at most 100 variants (422)."
+    ),
+    tag=TAG,
+    access=ADMIN,
+    body=NewVariantIn,
+    response=VariantOut,
+    status=201,
+    errors=(409,),
+)
+async def create_variant(
+    request: web.Request, product_id: int, body: dict, conn: asyncpg.Connection
+) -> web.Response:
+    row = await variants.add_variant(conn, product_id, body)
+    return json_response(variant_out(row), status=201)
+
+
+@routes.put(r"/api/products/{product_id:\d+}/variants/{variant_id:\d+}")
+@endpoint(
+    summary="Change a variant",
+    description=(
+        "Only the fields sent change; `null` clears `compare_at_price`, `sku`, "
+        "`weight_grams` or `image_url`. New `options` name every option of the product, and "
+        "retitle the variant. A new `stock_quantity` is written to the inventory ledger. A "
+        "variant of another product, or a deleted one, is a 404; a 409 `variant_exists` or "
+        "`sku_taken` as on create. A refused request changes nothing."
+    ),
+    tag=TAG,
+    access=ADMIN,
+    body=VariantUpdateIn,
+    response=VariantOut,
+    errors=(409,),
+)
+async def update_variant(
+    request: web.Request,
+    product_id: int,
+    variant_id: int,
+    user: asyncpg.Record,
+    body: dict,
+    conn: asyncpg.Connection,
+) -> web.Response:
+    row = await variants.update_variant(
+        conn,
+        product_id,
+        variant_id,
+        body,
+        admin_id=user["id"],
+        low_stock_threshold=request.app[settings_key].low_stock_threshold,
+    )
+    return json_response(variant_out(row))
+
+
+@routes.delete(r"/api/products/{product_id:\d+}/variants/{variant_id:\d+}")
+@endpoint(
+    summary="Remove a variant",
+    description=(
+        "A soft delete: the variant leaves the product's answers and checkout, and stays in "
+        "past orders; its SKU stays taken. The last variant on sale of a product is a 409 "
+        "`last_variant` (remove the product instead)."
+    ),
+    tag=TAG,
+    access=ADMIN,
+    status=204,
+    errors=(409,),
+)
+async def delete_variant(
+    request: web.Request, product_id: int, variant_id: int, conn: asyncpg.Connection
+) -> web.Response:
+    await variants.remove_variant(conn, product_id, variant_id)
+    return web.Response(status=204)
 
 
 @routes.delete(r"/api/products/{product_id:\d+}")

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from shop_api.domain.limits import MAX_STOCK
+from shop_api.domain.limits import (
+    MAX_IMAGES,
+    MAX_OPTION_NAME_LENGTH,
+    MAX_OPTION_VALUE_LENGTH,
+    MAX_OPTIONS,
+    MAX_POSITION,
+    MAX_PRODUCT_IMAGE_URL_LENGTH,
+    MAX_STOCK,
+    MAX_URL_LENGTH,
+    MAX_VARIANTS,
+    MAX_WEIGHT_GRAMS,
+)
 from shop_api.web.schemas.common import (
     MAX_ID,
     MAX_SEARCH_LENGTH,
@@ -108,40 +120,206 @@ class ProductQuery(PaginationQuery):
             raise ValidationError("Must be at least min_price.", "max_price")
 
 
+_SKU_RULE = "Unique among the variants of every product, deleted ones included."
+
+
+def _sku(description: str = _SKU_RULE, **kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=[validate.Length(1, 64), validate.Regexp(_SKU)],
+        metadata={"description": description, "example": "MUG-001"},
+        **kwargs,
+    )
+
+
+def _web_url(
+    example: str, description: str = "", max_length: int = MAX_URL_LENGTH, **kwargs: Any
+) -> fields.Url:
+    """An http(s) URL of up to `max_length` characters."""
+    metadata = {"format": "uri", "pattern": "^https?://[^\\u0000]*$", "example": example}
+    if description:
+        metadata["description"] = description
+    return fields.Url(
+        schemes={"http", "https"},
+        validate=validate.Length(max=max_length),
+        metadata=metadata,
+        **kwargs,
+    )
+
+
+def _stock(description: str, **kwargs: Any) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        validate=validate.Range(0, MAX_STOCK),
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
 class ProductUpdateIn(StrictSchema):
     """Every field optional: only what is sent changes; null clears a nullable field."""
 
     name = _name(200, "Ceramic Mug")
-    price = MoneyInput()
-    stock_quantity = fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK))
+    price = MoneyInput(
+        description="The price of its variant; a 409 `variant_required` when it has several."
+    )
+    stock_quantity = _stock(
+        "The stock of its variant (kept in the inventory ledger); a 409 `variant_required` "
+        "when it has several."
+    )
     description = fields.String(validate=validate.Length(max=10_000))
     category_id = Id(strict=True, allow_none=True)
-    sku = fields.String(
+    sku = _sku(allow_none=True)
+    image_url = _web_url(
+        "https://images.example.com/products/mug.jpg",
+        "The first image's URL (an image is added when it has none); null removes the first "
+        "image.",
+        MAX_PRODUCT_IMAGE_URL_LENGTH,
         allow_none=True,
-        validate=[validate.Length(1, 64), validate.Regexp(_SKU)],
-        metadata={
-            "description": "Unique among all products, deleted ones included.",
-            "example": "MUG-001",
-        },
     )
-    image_url = fields.Url(
-        allow_none=True,
-        schemes={"http", "https"},
-        validate=validate.Length(max=2048),
-        metadata={
-            "format": "uri",
-            "pattern": "^https?://[^\\u0000]*$",
-            "example": "https://images.example.com/products/mug.jpg",
-        },
+
+
+# -- options, variants and images -----------------------------------------------------------
+
+
+def _option_name(**kwargs: Any) -> fields.String:
+    return NonBlank(MAX_OPTION_NAME_LENGTH, metadata={"example": "Size"}, **kwargs)
+
+
+def _option_value(**kwargs: Any) -> fields.String:
+    return NonBlank(MAX_OPTION_VALUE_LENGTH, metadata={"example": "M"}, **kwargs)
+
+
+class OptionIn(StrictSchema):
+    name = _option_name(required=True)
+    values = fields.List(
+        _option_value(),
+        load_default=list,
+        validate=validate.Length(max=MAX_VARIANTS),
+        metadata={"description": "In display order; values the variants name are added."},
     )
+
+
+def _at_most_max_options(values: dict) -> None:
+    # Not validate.Length: apispec would document it as an object's maxLength, which means
+    # nothing; maxProperties is said below.
+    if len(values) > MAX_OPTIONS:
+        raise ValidationError(f"A product has at most {MAX_OPTIONS} options.")
+
+
+def _variant_options(**kwargs: Any) -> fields.Dict:
+    return fields.Dict(
+        keys=_option_name(),
+        values=_option_value(),
+        validate=_at_most_max_options,
+        metadata={
+            "description": (
+                "One value for every option of the product, by the option's name as the "
+                "product spells it."
+            ),
+            "maxProperties": MAX_OPTIONS,
+            "example": {"Size": "M", "Colour": "Red"},
+        },
+        **kwargs,
+    )
+
+
+class VariantUpdateIn(StrictSchema):
+    """Every field optional: only what is sent changes; null clears a nullable field."""
+
+    options = _variant_options()
+    price = MoneyInput()
+    compare_at_price = MoneyInput(
+        description="The price before a reduction, if any.", allow_none=True
+    )
+    stock_quantity = _stock("A change is kept in the inventory ledger.")
+    sku = _sku(allow_none=True)
+    weight_grams = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(0, MAX_WEIGHT_GRAMS)
+    )
+    image_url = _web_url("https://images.example.com/products/mug-red.jpg", allow_none=True)
+    position = fields.Integer(
+        strict=True,
+        validate=validate.Range(0, MAX_POSITION),
+        metadata={"description": "Variants are listed by position, then by id."},
+    )
+
+
+class NewVariantIn(VariantUpdateIn):
+    options = _variant_options(load_default=dict)
+    price = MoneyInput(required=True)
+    stock_quantity = _stock("The stock it starts with.", required=True)
+
+
+class ProductVariantIn(NewVariantIn):
+    """A variant of a product being created: its position is its place in `variants`."""
+
+    class Meta(StrictSchema.Meta):
+        exclude = ("position",)
+
+
+class ImageIn(StrictSchema):
+    url = _web_url("https://images.example.com/products/mug.jpg", required=True)
+    alt = fields.String(validate=validate.Length(max=500), load_default="")
+
+
+def _images(**kwargs: Any) -> fields.List:
+    return fields.List(
+        fields.Nested(ImageIn),
+        validate=validate.Length(max=MAX_IMAGES),
+        metadata={"description": "In display order; the first is the product's `image_url`."},
+        **kwargs,
+    )
+
+
+class ImagesIn(StrictSchema):
+    images = _images(required=True)
 
 
 class ProductIn(ProductUpdateIn):
+    """Either the Release 1 body (`price`, `stock_quantity`, `sku?`: one default variant) or
+    `options` and `variants`."""
+
     name = _name(200, "Ceramic Mug", required=True)
-    price = MoneyInput(required=True)
-    stock_quantity = fields.Integer(
-        strict=True, required=True, validate=validate.Range(0, MAX_STOCK)
+    price = MoneyInput(description="Required without `variants`: the default variant's price.")
+    stock_quantity = _stock("Required without `variants`: the default variant's stock.")
+    sku = _sku(f"The default variant's SKU. {_SKU_RULE}", allow_none=True)
+    image_url = _web_url(
+        "https://images.example.com/products/mug.jpg",
+        "The product's one image (or send `images`).",
+        MAX_PRODUCT_IMAGE_URL_LENGTH,
+        allow_none=True,
     )
+    options = fields.List(
+        fields.Nested(OptionIn),
+        validate=validate.Length(max=MAX_OPTIONS),
+        metadata={"description": "Names unique regardless of case; needs `variants`."},
+    )
+    variants = fields.List(
+        fields.Nested(ProductVariantIn),
+        validate=validate.Length(1, MAX_VARIANTS),
+        metadata={"description": "Instead of `price`, `stock_quantity` and `sku`."},
+    )
+    images = _images()
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _one_form(self, data: dict, original: Any, **_: Any) -> None:
+        if not isinstance(original, Mapping):
+            return
+        errors: dict[str, list[str]] = {}
+        if "variants" in original:
+            for field in ("price", "stock_quantity", "sku"):
+                if field in original:
+                    errors[field] = ["Give it in each variant when `variants` is sent."]
+        else:
+            for field in ("price", "stock_quantity"):
+                if field not in original:
+                    errors[field] = ["Missing data for required field."]
+            if "options" in original:
+                errors["variants"] = ["Required with `options`."]
+        if "image_url" in original and "images" in original:
+            errors["image_url"] = ["Send `images` or `image_url`, not both."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class CategoryRefOut(Schema):
@@ -163,17 +341,74 @@ class RatingOut(Schema):
     count = fields.Integer(required=True)
 
 
+class OptionOut(Schema):
+    name = fields.String(required=True, metadata={"example": "Size"})
+    values = fields.List(fields.String(), required=True, metadata={"example": ["S", "M", "L"]})
+
+
+class ImageOut(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    alt = fields.String(required=True)
+    position = fields.Integer(required=True, metadata={"description": "0 for the first."})
+
+
+class VariantOut(Schema):
+    id = fields.Integer(required=True)
+    product_id = fields.Integer(required=True)
+    sku = fields.String(required=True, allow_none=True)
+    title = fields.String(
+        required=True,
+        metadata={
+            "description": 'The option values joined with " / ", or "Default".',
+            "example": "M / Red",
+        },
+    )
+    options = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"example": {"Size": "M", "Colour": "Red"}},
+    )
+    price = MoneyOutput(required=True)
+    compare_at_price = MoneyOutput(required=True, allow_none=True)
+    currency = fields.String(required=True, metadata={"example": "USD"})
+    stock_quantity = fields.Integer(required=True)
+    in_stock = fields.Boolean(required=True)
+    weight_grams = fields.Integer(required=True, allow_none=True)
+    image_url = fields.String(required=True, allow_none=True)
+    position = fields.Integer(required=True)
+    is_active = fields.Boolean(required=True)
+
+
 class ProductOut(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
     slug = fields.String(required=True)
     description = fields.String(required=True)
-    price = MoneyOutput(required=True)
+    price = MoneyOutput(
+        description='The lowest price of its variants on sale (what a list shows as "from").',
+        required=True,
+    )
+    price_max = MoneyOutput(description="The highest price of its variants.", required=True)
     currency = fields.String(required=True, metadata={"example": "USD"})
-    stock_quantity = fields.Integer(required=True)
+    stock_quantity = fields.Integer(
+        required=True, metadata={"description": "The sum of its variants' stock."}
+    )
     in_stock = fields.Boolean(required=True)
-    sku = fields.String(required=True, allow_none=True)
-    image_url = fields.String(required=True, allow_none=True)
+    sku = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Its variant's SKU; null when it has several."},
+    )
+    image_url = fields.String(
+        required=True, allow_none=True, metadata={"description": "The first image's URL."}
+    )
+    images = fields.List(fields.Nested(ImageOut), required=True)
+    options = fields.List(
+        fields.Nested(OptionOut), required=True, metadata={"description": "0 to 3, in order."}
+    )
+    variant_count = fields.Integer(required=True)
     category = fields.Nested(CategoryRefOut, required=True, allow_none=True)
     rating = fields.Nested(RatingOut, required=True)
     created_at = fields.DateTime(required=True)
@@ -214,6 +449,11 @@ class ReviewOut(Schema):
 
 
 class ProductDetailOut(ProductOut):
+    variants = fields.List(
+        fields.Nested(VariantOut),
+        required=True,
+        metadata={"description": "The variants on sale, by position."},
+    )
     recent_reviews = fields.List(
         fields.Nested(ReviewOut),
         required=True,
@@ -247,6 +487,11 @@ def product_out(row: Any) -> dict:
         category=shaped(CategoryRefOut, row, "category_") if has_category else None,
         rating=shaped(RatingOut, row, "rating_"),
     )
+
+
+def variant_out(row: Any) -> dict:
+    """A variant row of sql/variants.sql, or an item of a product detail's `variants`."""
+    return shaped(VariantOut, row, in_stock=row["stock_quantity"] > 0)
 
 
 def review_out(row: Any, prefix: str = "") -> dict:

@@ -152,8 +152,9 @@ class _Money(fields.Decimal):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def MoneyInput(**kwargs) -> fields.Decimal:  # noqa: N802
+def MoneyInput(*, description: str | None = None, **kwargs) -> fields.Decimal:  # noqa: N802
     """A string or a number, at most two decimal places, never negative."""
+    described = {"description": description} if description else {}
     return _Money(
         allow_nan=False,
         validate=[validate.Range(Decimal("0"), MAX_MONEY), _at_most_two_places],
@@ -167,13 +168,17 @@ def MoneyInput(**kwargs) -> fields.Decimal:  # noqa: N802
             # A number is read exactly (never through a float): 1.005 is refused like "1.005".
             "multipleOf": 0.01,
             "example": "19.99",
+            **described,
         },
         **kwargs,
     )
 
 
-def MoneyOutput(**kwargs) -> fields.String:  # noqa: N802
-    return fields.String(metadata={"pattern": r"^-?\d+\.\d{2}$", "example": "19.99"}, **kwargs)
+def MoneyOutput(*, description: str | None = None, **kwargs) -> fields.String:  # noqa: N802
+    described = {"description": description} if description else {}
+    return fields.String(
+        metadata={"pattern": r"^-?\d+\.\d{2}$", "example": "19.99", **described}, **kwargs
+    )
 
 
 class PaginationQuery(QuerySchema):
