@@ -24,11 +24,34 @@ VALUES (:name, :slug, :parent_id, :description)
 RETURNING id;
 
 -- name: insert_seed_product$
-INSERT INTO products (name, slug, description, price, currency, stock_quantity, sku,
-                      category_id, created_at, updated_at)
-VALUES (:name, :slug, :description, :price, :currency, :stock_quantity, :sku,
-        :category_id, :created_at, :created_at)
-RETURNING id;
+-- A demo product, its variants (the :variant_* arrays, one element each) and its pictures in
+-- one statement. The variants' trigger (0018) then sets the product's price range, stock, SKU
+-- and option values; the lowest price written here only fills the NOT NULL column until it
+-- runs. JSON comes as text, so the statement works with or without the pool's json codecs.
+WITH product AS (
+    INSERT INTO products (name, slug, description, price, currency, options, image_url,
+                          category_id, created_at, updated_at)
+    VALUES (:name, :slug, :description,
+            (SELECT min(price) FROM unnest(:variant_prices::numeric[]) AS price), :currency,
+            :options::text::jsonb, (:image_urls::text[])[1], :category_id, :created_at,
+            :created_at)
+    RETURNING id, created_at
+), variants AS (
+    INSERT INTO product_variants (product_id, sku, options, title, price, stock_quantity,
+                                  position, created_at, updated_at)
+    SELECT product.id, v.sku, v.options::jsonb, v.title, v.price, v.stock_quantity,
+           v.position - 1, product.created_at, product.created_at
+      FROM product,
+           unnest(:variant_skus::text[], :variant_options::text[], :variant_titles::text[],
+                  :variant_prices::numeric[], :variant_stocks::integer[])
+               WITH ORDINALITY AS v (sku, options, title, price, stock_quantity, position)
+     ORDER BY v.position
+), images AS (
+    INSERT INTO product_images (product_id, url, alt, position)
+    SELECT product.id, i.url, :name, i.position - 1
+      FROM product, unnest(:image_urls::text[]) WITH ORDINALITY AS i (url, position)
+)
+SELECT id FROM product;
 
 -- name: insert_seed_review!
 INSERT INTO reviews (product_id, user_id, rating, title, comment, created_at)

@@ -143,11 +143,13 @@ async def create_buyers(db, settings, count: int, prefix: str = "buyer") -> list
     ]
 
 
-async def fill_cart(client, buyer, *lines: tuple[int, int]) -> None:
-    for product_id, quantity in lines:
+async def fill_cart(client, buyer, *lines: tuple[int, int], by: str = "product_id") -> None:
+    """Put `(id, quantity)` lines in the buyer's cart, in this order: product ids (the Release 1
+    body), or variant ids with `by="variant_id"`."""
+    for item_id, quantity in lines:
         response = await client.post(
             "/api/cart/items",
-            json={"product_id": product_id, "quantity": quantity},
+            json={by: item_id, "quantity": quantity},
             headers=buyer.headers,
         )
         assert response.status == 201, await response.text()
@@ -161,6 +163,22 @@ async def checkout(client, buyer, body: dict | None = None, *, key: str | None =
     if key is not None:
         headers["Idempotency-Key"] = key
     return await client.post(path, json=ADDRESS if body is None else body, headers=headers)
+
+
+async def one_answer_per_key(responses) -> dict:
+    """Of concurrent requests with one Idempotency-Key: exactly one was served, each other one
+    replays its answer or is refused as still in flight; the served answer's body."""
+    fresh = [r for r in responses if r.status == 201 and "Idempotent-Replayed" not in r.headers]
+    replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
+    conflicts = [r for r in responses if r.status == 409]
+    assert len(fresh) == 1
+    assert len(fresh) + len(replayed) + len(conflicts) == len(responses)
+    served = await fresh[0].json()
+    for response in replayed:
+        assert response.status == 201 and await response.json() == served
+    for response in conflicts:
+        assert (await response.json())["code"] == "idempotency_conflict"
+    return served
 
 
 async def place_order(client, buyer, *lines: tuple[int, int], **body) -> dict:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
+from factories import assert_problem
 
 from shop_api.ops.seed import DEMO_LOGINS, SeedError, seed_demo, seed_synthetic_products
 
@@ -58,6 +60,130 @@ async def test_seed_fills_an_empty_database_with_a_realistic_shop(db, client, se
                                      json={"email": login.email, "password": login.password})
         assert response.status == 200, login
         assert (await response.json())["user"]["role"] == login.role
+
+
+async def test_the_demo_sells_clothes_and_shoes_in_sizes_and_colours(db, client, settings):
+    await seed_demo(db, settings)
+    # Every product has an active variant, and its summary columns are those of its variants.
+    summaries = await db.fetch(
+        "SELECT p.id, p.name, p.sku, p.options::text AS options, p.price, p.price_max,"
+        " p.stock_quantity, p.variant_count, min(v.price) AS low, max(v.price) AS high,"
+        " sum(v.stock_quantity) AS stock, count(v.id) AS variants,"
+        " count(v.id) FILTER (WHERE v.stock_quantity = 0) AS sold_out"
+        " FROM products p LEFT JOIN product_variants v ON v.product_id = p.id AND v.is_active"
+        " GROUP BY p.id ORDER BY p.id"
+    )
+    for row in summaries:
+        assert row["variants"] >= 1, row["name"]
+        assert (row["price"], row["price_max"], row["stock_quantity"], row["variant_count"]) == (
+            row["low"], row["high"], row["stock"], row["variants"]
+        ), row["name"]
+    several = [row for row in summaries if row["variants"] > 1]
+    assert len(several) >= 12 and all(row["sku"] is None for row in several)
+    single = [row for row in summaries if row["variants"] == 1]
+    assert all(row["sku"] and row["options"] == "[]" for row in single)
+    # In stock overall, with a few sizes sold out; some multi-variant products sold out.
+    assert any(row["stock_quantity"] == 0 for row in several)
+    assert sum(1 for row in several if row["stock_quantity"] and row["sold_out"]) >= 5
+    assert any(row["high"] > row["low"] for row in several), "an XL costs a little more"
+    assert await db.fetchval("SELECT count(*) = count(DISTINCT sku) FROM product_variants")
+
+    variants = await db.fetch(
+        "SELECT p.name, p.options::text AS declared, v.options::text AS options, v.title"
+        " FROM product_variants v JOIN products p ON p.id = v.product_id ORDER BY v.id"
+    )
+    by_product: dict[str, list] = {}
+    for row in variants:
+        declared = json.loads(row["declared"])
+        options = json.loads(row["options"])
+        # One value of every declared option, and the title names them in the declared order.
+        assert sorted(options) == sorted(option["name"] for option in declared)
+        assert all(options[o["name"]] in o["values"] for o in declared)
+        assert row["title"] == (" / ".join(options[o["name"]] for o in declared) or "Default")
+        by_product.setdefault(row["name"], []).append(options)
+    sizes = ["S", "M", "L", "XL"]
+    for name in ("Organic Cotton Crew T-Shirt", "Heavyweight Pullover Hoodie",
+                 "Boxy Cotton T-Shirt", "Cropped Zip Hoodie"):
+        combinations = {(v["Size"], v["Colour"]) for v in by_product[name]}
+        colours = {colour for _, colour in combinations}
+        assert len(colours) >= 2 and combinations == {(s, c) for s in sizes for c in colours}
+    shoe_sizes = {f"EU {n}" for n in range(38, 46)}
+    for name in ("Leather Chelsea Boots", "Everyday Canvas Sneakers", "Trail Running Shoes"):
+        assert {v["Size"] for v in by_product[name]} == shoe_sizes
+
+    # A few products have several pictures; a product's image_url is its first one.
+    images = await db.fetch(
+        "SELECT p.image_url, array_agg(i.url ORDER BY i.position) AS urls,"
+        " array_agg(i.position ORDER BY i.position) AS positions"
+        " FROM products p JOIN product_images i ON i.product_id = p.id GROUP BY p.id"
+    )
+    assert sum(1 for row in images if len(row["urls"]) >= 3) >= 5
+    for row in images:
+        assert row["image_url"] == row["urls"][0]
+        assert row["positions"] == list(range(len(row["urls"])))
+        assert all(url.startswith("https://") for url in row["urls"])
+
+    # Over HTTP: the detail lists the sizes and pictures, and the option filter finds them.
+    tee = await db.fetchval("SELECT id FROM products WHERE name = 'Organic Cotton Crew T-Shirt'")
+    detail = await (await client.get(f"/api/products/{tee}")).json()
+    assert [o["name"] for o in detail["options"]] == ["Size", "Colour"]
+    assert len(detail["variants"]) == 16 and len(detail["images"]) == 4
+    assert (detail["price"], detail["price_max"], detail["variant_count"]) == (
+        "25.00", "27.00", 16
+    )
+    eu42 = await (await client.get(
+        "/api/products", params={"option": "Size:EU 42", "per_page": 100}
+    )).json()
+    assert sorted(item["name"] for item in eu42["items"]) == [
+        "Everyday Canvas Sneakers", "Leather Chelsea Boots", "Trail Running Shoes",
+        "Waterproof Hiking Boots",
+    ]
+
+
+async def test_the_release_1_examples_work_on_the_demo_shop(db, client, settings):
+    """Register, log in, list, search, add {product_id, quantity}, check out with
+    {delivery_address}: the examples keep their answers on a product of one variant."""
+    await seed_demo(db, settings)
+    credentials = {"email": "visitor@example.com", "password": "visit-2026-shop"}
+    assert (await client.post("/api/auth/register", json=credentials)).status == 201
+    login = await client.post("/api/auth/login", json=credentials)
+    assert login.status == 200
+    headers = {"Authorization": f"Bearer {(await login.json())['access_token']}"}
+    page = await (await client.get("/api/products")).json()
+    assert page["total"] == await db.fetchval("SELECT count(*) FROM products")
+    found = await (await client.get("/api/products", params={"search": "grinder"})).json()
+    (grinder,) = found["items"]
+    assert (grinder["name"], grinder["price"], grinder["sku"]) == (
+        "Burr Coffee Grinder", "139.00", "COF-002"
+    )
+    added = await client.post("/api/cart/items", headers=headers,
+                              json={"product_id": grinder["id"], "quantity": 2})
+    assert added.status == 201, await added.text()
+    line = (await added.json())["items"][0]
+    assert (line["product"]["id"], line["quantity"], line["line_total"]) == (
+        grinder["id"], 2, "278.00"
+    )
+    order = await client.post("/api/orders", headers=headers,
+                              json={"delivery_address": "1 Demo Street"})
+    assert order.status == 201, await order.text()
+    items = (await order.json())["items"]
+    assert [{k: item[k] for k in ("product_id", "product_name", "quantity",
+                                  "price_at_purchase", "line_total")} for item in items] == [
+        {"product_id": grinder["id"], "product_name": "Burr Coffee Grinder", "quantity": 2,
+         "price_at_purchase": "139.00", "line_total": "278.00"}
+    ]
+    # A product in sizes needs the size: by product id it is a 422, by variant id a line.
+    tee = await db.fetchval("SELECT id FROM products WHERE name = 'Organic Cotton Crew T-Shirt'")
+    refused = await client.post("/api/cart/items", headers=headers,
+                                json={"product_id": tee, "quantity": 1})
+    await assert_problem(refused, 422, "variant_required")
+    medium = await db.fetchval(
+        "SELECT id FROM product_variants WHERE product_id = $1 AND stock_quantity > 0"
+        " ORDER BY position LIMIT 1", tee,
+    )
+    chosen = await client.post("/api/cart/items", headers=headers,
+                               json={"variant_id": medium, "quantity": 1})
+    assert chosen.status == 201, await chosen.text()
 
 
 async def test_seeding_twice_changes_nothing(db, settings):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
+import json
 import random
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -168,6 +170,11 @@ _CATALOG: list[tuple[str, str, list[tuple[str, str, str, list[tuple[str, str, in
              "Water-resistant waxed cotton jacket with four pockets and a corduroy collar."),
             ("Everyday Chino Trousers", "69.00", 44,
              "Stretch cotton chinos with a tapered leg, for the office or the weekend."),
+            ("Organic Cotton Crew T-Shirt", "25.00", 160,
+             "A mid-weight jersey T-shirt in organic cotton that keeps its shape wash after "
+             "wash."),
+            ("Heavyweight Pullover Hoodie", "75.00", 60,
+             "A brushed-back fleece hoodie with a double-layer hood and a kangaroo pocket."),
         ]),
         ("Women's Clothing", "WMN", "Dresses, knitwear, denim and layers.", [
             ("Cashmere Blend Cardigan", "118.00", 20,
@@ -180,6 +187,10 @@ _CATALOG: list[tuple[str, str, list[tuple[str, str, str, list[tuple[str, str, in
              "A light quilted vest with recycled insulation that packs into its own pocket."),
             ("Silk Button Blouse", "110.00", 16,
              "A washable silk blouse with a relaxed fit and covered buttons."),
+            ("Boxy Cotton T-Shirt", "29.00", 120,
+             "A boxy, slightly cropped T-shirt in heavy cotton jersey with a ribbed neck."),
+            ("Cropped Zip Hoodie", "69.00", 45,
+             "A cropped zip-through hoodie in soft loopback cotton with ribbed cuffs."),
         ]),
         ("Shoes", "SHO", "Boots, sneakers and slippers.", [
             ("Leather Chelsea Boots", "179.00", 19,
@@ -257,6 +268,54 @@ _CATALOG: list[tuple[str, str, list[tuple[str, str, str, list[tuple[str, str, in
     ]),
 ]
 
+
+@dataclass(frozen=True)
+class _Offer:
+    """How a demo product is sold: one variant for every combination of the option values (the
+    first option varies slowest), at the product's price plus the surcharge of any value the
+    variant has, shown with `images` pictures. Products without an offer have one variant."""
+
+    options: tuple[tuple[str, tuple[str, ...]], ...]
+    surcharges: tuple[tuple[str, str], ...] = ()
+    images: int = 1
+
+
+_SIZES = ("S", "M", "L", "XL")
+_EU_SIZES = tuple(f"EU {size}" for size in range(38, 46))
+
+# Product name -> how it is sold; the stock figure of _CATALOG is spread over the variants.
+_OFFERS: dict[str, _Offer] = {
+    "Merino Wool Crew Sweater": _Offer(
+        (("Size", _SIZES), ("Colour", ("Charcoal", "Navy", "Oatmeal"))), images=2),
+    "Organic Cotton Oxford Shirt": _Offer((("Size", _SIZES), ("Colour", ("White", "Blue")))),
+    "Slim Selvedge Denim Jeans": _Offer((("Waist", ("W30", "W32", "W34", "W36")),)),
+    "Waxed Canvas Field Jacket": _Offer(
+        (("Size", _SIZES), ("Colour", ("Olive", "Tan"))), (("XL", "10.00"),), images=3),
+    "Organic Cotton Crew T-Shirt": _Offer(
+        (("Size", _SIZES), ("Colour", ("White", "Black", "Heather Grey", "Navy"))),
+        (("XL", "2.00"),), images=4),
+    "Heavyweight Pullover Hoodie": _Offer(
+        (("Size", _SIZES), ("Colour", ("Black", "Forest Green", "Oatmeal"))),
+        (("XL", "5.00"),), images=3),
+    "Cashmere Blend Cardigan": _Offer(
+        (("Size", ("XS", "S", "M", "L")), ("Colour", ("Camel", "Black")))),
+    "Linen Wrap Dress": _Offer(
+        (("Size", ("XS", *_SIZES)), ("Colour", ("Sage", "Rust"))), images=3),
+    "High-Rise Straight Jeans": _Offer((("Waist", ("W24", "W26", "W28", "W30", "W32")),)),
+    "Quilted Puffer Vest": _Offer((("Size", ("S", "M", "L")), ("Colour", ("Black", "Olive")))),
+    "Boxy Cotton T-Shirt": _Offer(
+        (("Size", _SIZES), ("Colour", ("White", "Black", "Sage"))), images=2),
+    "Cropped Zip Hoodie": _Offer((("Size", _SIZES), ("Colour", ("Grey Marl", "Dusty Pink")))),
+    "Leather Chelsea Boots": _Offer(
+        (("Size", _EU_SIZES), ("Colour", ("Black", "Brown"))), images=3),
+    "Everyday Canvas Sneakers": _Offer(
+        (("Size", _EU_SIZES), ("Colour", ("White", "Black", "Navy"))), images=4),
+    "Trail Running Shoes": _Offer((("Size", _EU_SIZES),), images=2),
+    "Wool Slippers": _Offer((("Size", ("S", "M", "L")),)),
+    "Waterproof Hiking Boots": _Offer((("Size", _EU_SIZES),)),
+    "Padded Cycling Shorts": _Offer((("Size", _SIZES),)),
+}
+
 # (sku, rating, title, comment): reviews by the demo customer.
 _REVIEWS = [
     ("AUD-001", 5, "Silence on the train", "The noise cancelling is superb and they are "
@@ -272,11 +331,12 @@ _REVIEWS = [
 async def seed_demo(conn: asyncpg.Connection, settings: Settings) -> SeedResult:
     """Fill an empty catalog with a small, realistic shop and the demo accounts.
 
-    Writes a two-level tree of categories, about seventy products (a few out of stock), a
-    few reviews, and the accounts of `DEMO_LOGINS`, all in one transaction. When the catalog
-    already has categories or products it writes nothing, so running it again, or from two
-    processes at once, changes nothing. Refuses (`SeedError`) when `settings.is_production`:
-    the demo admin's password is published.
+    Writes a two-level tree of categories, about seventy products (a few out of stock; the
+    clothes and shoes in sizes and colours, see `_OFFERS`), a few reviews, and the accounts of
+    `DEMO_LOGINS`, all in one transaction. When the catalog already has categories or products
+    it writes nothing, so running it again, or from two processes at once, changes nothing.
+    Refuses (`SeedError`) when `settings.is_production`: the demo admin's password is
+    published.
     """
     if settings.is_production:
         raise SeedError("demo data has an admin with a published password: not in production")
@@ -334,20 +394,74 @@ async def _write_catalog(conn: asyncpg.Connection, currency: str) -> tuple[int, 
                 products, start=1
             ):
                 sku = f"{code}-{number:03d}"
+                slug = slugify(product_name)
+                offer = _OFFERS.get(product_name)
+                variants = _demo_variants(offer, sku, Decimal(price), stock)
                 product_ids[sku] = await queries.insert_seed_product(
                     conn,
                     name=product_name,
-                    slug=slugify(product_name),
+                    slug=slug,
                     description=product_description,
-                    price=Decimal(price),
                     currency=currency,
-                    stock_quantity=stock,
-                    sku=sku,
                     category_id=child_id,
+                    options=json.dumps([
+                        {"name": name, "values": list(values)}
+                        for name, values in (offer.options if offer else ())
+                    ]),
+                    image_urls=[
+                        _DEMO_IMAGE.format(slug=slug, number=n)
+                        for n in range(1, (offer.images if offer else 0) + 1)
+                    ],
+                    variant_skus=[variant.sku for variant in variants],
+                    variant_options=[json.dumps(variant.options) for variant in variants],
+                    variant_titles=[variant.title for variant in variants],
+                    variant_prices=[variant.price for variant in variants],
+                    variant_stocks=[variant.stock for variant in variants],
                     # Spread over half a year, so "newest" mixes the departments.
                     created_at=now - timedelta(minutes=rng.randint(60, 180 * 24 * 60)),
                 )
     return categories, product_ids
+
+
+# Placeholder photos, the same picture for the same slug and number on every machine.
+_DEMO_IMAGE = "https://picsum.photos/seed/{slug}-{number}/800/800"
+
+
+@dataclass(frozen=True)
+class _DemoVariant:
+    sku: str
+    options: dict[str, str]
+    title: str
+    price: Decimal
+    stock: int
+
+
+def _demo_variants(offer: _Offer | None, sku: str, price: Decimal, stock: int
+                   ) -> list[_DemoVariant]:
+    """The variants of a demo product: the default one at `price` with `stock`, or one per
+    combination of the offer's values, each with a SKU of its own and a share of `stock`
+    (about one in five sold out; none in stock when `stock` is 0)."""
+    if offer is None:
+        return [_DemoVariant(sku, {}, "Default", price, stock)]
+    rng = random.Random(sku)  # noqa: S311 - the same sample shop on every machine
+    names = [name for name, _ in offer.options]
+    surcharges = {value: Decimal(amount) for value, amount in offer.surcharges}
+    combinations = list(itertools.product(*(values for _, values in offer.options)))
+    share = max(2, 2 * stock // len(combinations))
+    variants = [
+        _DemoVariant(
+            sku="-".join((sku, *("".join(value.split())[:4].upper() for value in values))),
+            options=dict(zip(names, values, strict=True)),
+            title=" / ".join(values),
+            price=price + sum((surcharges.get(value, Decimal(0)) for value in values),
+                              Decimal(0)),
+            stock=0 if stock == 0 or rng.random() < 0.2 else rng.randint(1, share),
+        )
+        for values in combinations
+    ]
+    if stock and not any(variant.stock for variant in variants):
+        variants[0] = replace(variants[0], stock=stock)
+    return variants
 
 
 async def _write_reviews(conn: asyncpg.Connection, product_ids: dict[str, int]) -> int:
