@@ -219,10 +219,11 @@ async def explain(database_url: str) -> list[str]:
         async with pool.acquire() as conn:
             runs = [("list", label, "list_products", list_parameters(filters, sort))
                     for label, filters, sort in EXPLAINED]
-            runs += [("facets", label, "product_facets", {
+            runs += [(f"facets ({group})", label, "product_facets", {
                 **ProductFilters(**filters).parameters(),
                 "option_filter": ProductFilters(**filters).option_map(),
-                "price_grid": list(PRICE_GRID)}) for label, filters in EXPLAINED_FACETS]
+                "price_grid": list(PRICE_GRID), "facet_group": group})
+                for label, filters in EXPLAINED_FACETS for group in ("counts", "options")]
             for kind, label, name, parameters in runs:
                 plan = [row[0] for row in await conn.fetch(
                     "EXPLAIN (ANALYZE, COSTS OFF) " + getattr(queries, name).sql,

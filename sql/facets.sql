@@ -8,10 +8,11 @@
 SET plan_cache_mode = force_custom_plan;
 
 -- name: product_facets^
--- The counts beside a product list (`GET /api/products/facets`), in one statement: every
--- facet counts the active products that match every filter but its own (categories ignore
--- `category`, the price histogram ignores `min_price`/`max_price`, availability ignores
--- `in_stock`, an option ignores only its own values).
+-- The counts beside a product list (`GET /api/products/facets`), one group of facets per
+-- execution (:facet_group, see the last SELECT): every facet counts the active products
+-- that match every filter but its own (categories ignore `category`, the price histogram
+-- ignores `min_price`/`max_price`, availability ignores `in_stock`, an option ignores only
+-- its own values).
 --
 -- The filters are those of list_products, as nullable parameters folded away by custom
 -- plans (see list_products); each facet is a subquery of its own over the `searched` or
@@ -19,6 +20,8 @@ SET plan_cache_mode = force_custom_plan;
 -- only the columns it counts. One pass computing a flag per filter for every facet at once
 -- was measured slower on 100,000 products: every row then goes through every aggregate,
 -- and the category and price facets of a filtered request count the whole catalog anyway.
+-- Where a search or an option filter narrows the products, they are found once
+-- (MATERIALIZED) and every facet counts from that.
 WITH RECURSIVE chosen_categories (id) AS (
         SELECT c.id
           FROM categories c
@@ -216,6 +219,10 @@ variant_level_options AS (
        AND NOT (:option_variants::jsonb IS NULL AND :option_filter::jsonb ? value.key)
      GROUP BY value.key, value.value
 )
+-- Two groups, each asked for on a connection of its own and run at the same time (the
+-- domain's product_facets): :facet_group 'counts' answers the total, availability,
+-- categories and price cells, 'options' the option values; the other group's subqueries
+-- fold away with the request's values, unplanned and unrun.
 SELECT a.in_stock,
        a.out_of_stock,
        -- The total is the availability facet under the in_stock filter too.
@@ -224,16 +231,23 @@ SELECT a.in_stock,
             ELSE a.out_of_stock
        END AS total,
        -- In the order of GET /api/products/categories: parents first.
-       (SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name, 'slug', c.slug,
-                                                   'count', cc.n)
-                                 ORDER BY c.parent_id NULLS FIRST, c.name, c.id), '[]')
-          FROM category_counts cc
-          JOIN categories c ON c.id = cc.id) AS categories,
-       (SELECT coalesce(json_agg(json_build_array(pc.cell, pc.n) ORDER BY pc.cell), '[]')
-          FROM price_cells pc
-         WHERE pc.n > 0) AS price_cells,
-       (SELECT coalesce(json_agg(json_build_array(o.name, o.value, o.n)), '[]')
-          FROM (SELECT * FROM product_level_options
-                UNION ALL
-                SELECT * FROM variant_level_options) AS o) AS options
-  FROM availability a;
+       CASE WHEN :facet_group::text = 'counts' THEN
+           (SELECT coalesce(json_agg(json_build_object('id', c.id, 'name', c.name,
+                                                       'slug', c.slug, 'count', cc.n)
+                                     ORDER BY c.parent_id NULLS FIRST, c.name, c.id), '[]')
+              FROM category_counts cc
+              JOIN categories c ON c.id = cc.id)
+       END AS categories,
+       CASE WHEN :facet_group::text = 'counts' THEN
+           (SELECT coalesce(json_agg(json_build_array(pc.cell, pc.n) ORDER BY pc.cell), '[]')
+              FROM price_cells pc
+             WHERE pc.n > 0)
+       END AS price_cells,
+       CASE WHEN :facet_group::text = 'options' THEN
+           (SELECT coalesce(json_agg(json_build_array(o.name, o.value, o.n)), '[]')
+              FROM (SELECT * FROM product_level_options
+                    UNION ALL
+                    SELECT * FROM variant_level_options) AS o)
+       END AS options
+  FROM (VALUES (true)) AS one (row)
+  LEFT JOIN availability a ON :facet_group::text = 'counts';

