@@ -1,4 +1,5 @@
 DROP STATISTICS products_option_values_length;
 DROP INDEX products_active_long_option_sets_idx;
 DROP INDEX products_active_option_sets_idx;
+DROP INDEX products_active_category_price_idx;
 DROP INDEX products_active_price_facets_idx;

