@@ -5,7 +5,10 @@
 -- statement to one generic plan after five executions when that plan's estimate looks no
 -- worse, and for this statement it did, at 1.5-2.5 s a request instead of 10-100 ms (the
 -- jsonb functions are estimated at 100 rows a call, which inflates the custom estimates).
-SET plan_cache_mode = force_custom_plan;
+-- And no parallel workers: a request already runs as two statements at once, and workers
+-- of its own then compete with them (and with other requests) for the same CPUs; measured
+-- with wrk on 2 CPUs, broad facets at 16 connections: 17 requests/s serial, 12-18 parallel.
+SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0;
 
 -- name: product_facets^
 -- The counts beside a product list (`GET /api/products/facets`), one group of facets per
