@@ -51,7 +51,7 @@ async def product_facets(pool: asyncpg.Pool, filters: ProductFilters) -> dict[st
 
 async def _facet_group(pool: asyncpg.Pool, filters: ProductFilters, group: str) -> Any:
     async with pool.acquire() as conn:
-        # A session setting, which the pool resets when the connection comes back.
+        # Session settings, which the pool resets when the connection comes back.
         await queries.plan_facets_with_their_values(conn)
         return await queries.product_facets(
             conn,
