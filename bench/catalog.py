@@ -225,6 +225,8 @@ async def explain(database_url: str) -> list[str]:
                 "price_grid": list(PRICE_GRID), "facet_group": group})
                 for label, filters in EXPLAINED_FACETS for group in ("counts", "options")]
             for kind, label, name, parameters in runs:
+                if name == "product_facets":  # the session the facets run in (no workers)
+                    await queries.plan_facets_with_their_values(conn)
                 plan = [row[0] for row in await conn.fetch(
                     "EXPLAIN (ANALYZE, COSTS OFF) " + getattr(queries, name).sql,
                     *arguments(name, parameters),
