@@ -320,10 +320,6 @@ async def _database_down_after_charge(aiohttp_client, settings, postgres, redis,
         postgres.stop("immediate")
         await asyncio.sleep(30)
         postgres.start()
-        # The test's own pool lost its connections with the server; a new one reads the
-        # outcome, so what is measured is the worker's recovery, not this pool's.
-        pool.terminate()
-        pool = await create_pool(postgres.url, min_size=1, max_size=2)
         await eventually(lambda: _is(payment_status(pool, payment_id), "succeeded"),
                          within=120)
         assert [row["requests"] for row in await operations(pool, "charge")] == [1]
