@@ -169,8 +169,8 @@ class PrivatePostgres:
             # The data is thrown away after the module: no need to reach the disk. Commits
             # stay synchronous: a test that stops the server "immediate" right after a commit
             # (a crash of the server, not of the machine) must find it there, as a real server
-            # would; with synchronous_commit off the last ~0.6 s of commits could vanish (the
-            # database-down-after-a-charge test lost its payment row that way under load).
+            # would; with synchronous_commit off the last ~0.6 s of commits could vanish, and the
+            # database-down-after-a-charge test found nothing to settle after the restart.
             "-c fsync=off", "-c full_page_writes=off",
             "-c max_connections=200",
         ])
