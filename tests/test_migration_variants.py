@@ -186,7 +186,8 @@ async def release1(services):
     """A fresh database of the test's own at 0017 holding RELEASE_1_DATA, and a connection."""
     server = URL(services.database_url)
     name = f"{server.path.lstrip('/')}_mig_{secrets.token_hex(4)}"
-    url = str(server.with_path(f"/{name}"))
+    # with_path drops the query, which holds the embedded server's socket (?host=...).
+    url = str(server.with_path(f"/{name}").with_query(server.query))
     maintenance = await asyncpg.connect(services.database_url)
     try:
         await maintenance.execute(f'CREATE DATABASE "{name}"')
