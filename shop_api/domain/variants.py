@@ -137,6 +137,18 @@ async def sole_variant_id(
     return row["variant_id"]
 
 
+async def change_product_stock(
+    conn: asyncpg.Connection, *, product_id: int, **change: Any
+) -> asyncpg.Record:
+    """Release 1's stock change by product (the API's and the admin pages' per-product forms):
+    `inventory.change_stock` of its one active variant, deleted products included, so they can
+    be restocked; a product with several variants is a 409 `variant_required`."""
+    variant_id = await sole_variant_id(
+        conn, product_id=product_id, several=Conflict, include_deleted=True
+    )
+    return await change_stock(conn, variant_id=variant_id, **change)
+
+
 # -- the admin's variant routes -----------------------------------------------------------------
 
 

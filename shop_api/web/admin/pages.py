@@ -290,19 +290,17 @@ async def _stock_form(
     try:
         body = _stock_change(form)
         async with request.config_dict[db_pool_key].acquire() as conn:
+            change = {
+                "admin_id": session.user["id"],
+                "threshold": request.config_dict[settings_key].low_stock_threshold,
+                "stock_quantity": body.get("stock_quantity"),
+                "adjustment": body.get("adjustment"),
+                "reason": body.get("reason"),
+            }
             if variant_id is None:
-                variant_id = await variants.sole_variant_id(
-                    conn, product_id=product_id, several=Conflict, include_deleted=True
-                )
-            row = await inventory.change_stock(
-                conn,
-                variant_id=variant_id,
-                admin_id=session.user["id"],
-                threshold=request.config_dict[settings_key].low_stock_threshold,
-                stock_quantity=body.get("stock_quantity"),
-                adjustment=body.get("adjustment"),
-                reason=body.get("reason"),
-            )
+                row = await variants.change_product_stock(conn, product_id=product_id, **change)
+            else:
+                row = await inventory.change_stock(conn, variant_id=variant_id, **change)
     except ValidationError as exc:
         await _flash_errors(request, session, exc.normalized_messages())
     except ValidationFailed as exc:

@@ -6,7 +6,6 @@ import asyncpg
 from aiohttp import web
 
 from shop_api.domain import admin, dashboard, inventory, variants
-from shop_api.errors import Conflict
 from shop_api.web.endpoint import ADMIN, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -207,7 +206,10 @@ async def change_variant_stock(
     body: dict,
     conn: asyncpg.Connection,
 ) -> web.Response:
-    return await _change_stock(request, conn, user, variant_id, body)
+    row = await inventory.change_stock(
+        conn, variant_id=variant_id, **_stock_change(request, user, body)
+    )
+    return json_response(inventory_out(row))
 
 
 @routes.put(r"/api/admin/inventory/{product_id:\d+}")
@@ -231,23 +233,18 @@ async def change_stock(
     body: dict,
     conn: asyncpg.Connection,
 ) -> web.Response:
-    variant_id = await variants.sole_variant_id(
-        conn, product_id=product_id, several=Conflict, include_deleted=True
-    )
-    return await _change_stock(request, conn, user, variant_id, body)
-
-
-async def _change_stock(
-    request: web.Request, conn: asyncpg.Connection, user: asyncpg.Record, variant_id: int,
-    body: dict,
-) -> web.Response:
-    row = await inventory.change_stock(
-        conn,
-        variant_id=variant_id,
-        admin_id=user["id"],
-        threshold=request.app[settings_key].low_stock_threshold,
-        stock_quantity=body.get("stock_quantity"),
-        adjustment=body.get("adjustment"),
-        reason=body.get("reason"),
+    row = await variants.change_product_stock(
+        conn, product_id=product_id, **_stock_change(request, user, body)
     )
     return json_response(inventory_out(row))
+
+
+def _stock_change(request: web.Request, user: asyncpg.Record, body: dict) -> dict:
+    """What both stock routes pass to the inventory: who, the threshold, and the change."""
+    return {
+        "admin_id": user["id"],
+        "threshold": request.app[settings_key].low_stock_threshold,
+        "stock_quantity": body.get("stock_quantity"),
+        "adjustment": body.get("adjustment"),
+        "reason": body.get("reason"),
+    }
