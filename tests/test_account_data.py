@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
 import asyncpg
 from admin_pages import sign_in
@@ -250,6 +251,18 @@ async def _waiting_on(db, statement: str) -> None:
     raise AssertionError(f"no request reached {statement!r}")
 
 
+@asynccontextmanager
+async def _locked(services, statement: str, *args):
+    """The rows `statement` locks, held by a connection of its own until the block ends."""
+    blocker = await asyncpg.connect(services.database_url)
+    try:
+        async with blocker.transaction():
+            await blocker.execute(statement, *args)
+            yield
+    finally:
+        await blocker.close()
+
+
 async def _shopper_with_a_cart(client, db, settings):
     mug = await create_product(db, name="Blue Mug", stock=10)
     account = await create_account(db, "racer@example.com", settings=settings)
@@ -261,17 +274,13 @@ async def test_a_checkout_in_flight_commits_first_and_its_order_is_cancelled(
     client, db, settings, services
 ):
     mug, account = await _shopper_with_a_cart(client, db, settings)
-    blocker = await asyncpg.connect(services.database_url)
-    holding = blocker.transaction()
-    await holding.start()
     # The checkout takes the cart's lock, then waits here for its variant's.
-    await blocker.execute("SELECT 1 FROM product_variants WHERE product_id = $1 FOR UPDATE", mug)
-    placing = asyncio.create_task(checkout(client, account))
-    await _waiting_on(db, "locked_variants")
-    deleting = asyncio.create_task(_delete(client, account))
-    await _waiting_on(db, "DELETE FROM carts")  # the deletion waits for the checkout
-    await holding.rollback()
-    await blocker.close()
+    variant = "SELECT 1 FROM product_variants WHERE product_id = $1 FOR UPDATE"
+    async with _locked(services, variant, mug):
+        placing = asyncio.create_task(checkout(client, account))
+        await _waiting_on(db, "locked_variants")
+        deleting = asyncio.create_task(_delete(client, account))
+        await _waiting_on(db, "DELETE FROM carts")  # the deletion waits for the checkout
 
     placed, deleted = await placing, await deleting
     assert placed.status == 201 and deleted.status == 204
@@ -284,17 +293,12 @@ async def test_a_checkout_that_reaches_the_cart_after_the_deletion_finds_none(
     client, db, settings, services
 ):
     mug, account = await _shopper_with_a_cart(client, db, settings)
-    blocker = await asyncpg.connect(services.database_url)
-    holding = blocker.transaction()
-    await holding.start()
-    await blocker.execute("SELECT 1 FROM carts WHERE user_id = $1 FOR UPDATE", account.id)
-    deleting = asyncio.create_task(_delete(client, account))
-    await _waiting_on(db, "DELETE FROM carts")
-    # Signed in before the deletion commits; its cart lock queues behind the deletion's.
-    placing = asyncio.create_task(checkout(client, account))
-    await _waiting_on(db, "SELECT id FROM carts")
-    await holding.rollback()
-    await blocker.close()
+    async with _locked(services, "SELECT 1 FROM carts WHERE user_id = $1 FOR UPDATE", account.id):
+        deleting = asyncio.create_task(_delete(client, account))
+        await _waiting_on(db, "DELETE FROM carts")
+        # Signed in before the deletion commits; its cart lock queues behind the deletion's.
+        placing = asyncio.create_task(checkout(client, account))
+        await _waiting_on(db, "SELECT id FROM carts")
 
     deleted, placed = await deleting, await placing
     assert deleted.status == 204

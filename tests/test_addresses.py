@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 
-import asyncpg
 import pytest
 from factories import assert_problem, create_account
-from test_migration_variants import SCHEMA, _migrate
-from yarl import URL
+from scratch_database import apply, roll_back, schema, scratch_database
 
 BEFORE, ADDRESSES = "0020.facets", "0021.addresses"
 
@@ -297,31 +294,19 @@ async def test_spaces_are_trimmed_and_empty_optional_lines_are_null(client, db, 
 
 
 async def test_migration_0021_rolls_back_to_the_0020_schema(services):
-    server = URL(services.database_url)
-    name = f"{server.path.lstrip('/')}_mig_{secrets.token_hex(4)}"
-    url = str(server.with_path(f"/{name}").with_query(server.query))
-    maintenance = await asyncpg.connect(services.database_url)
-    try:
-        await maintenance.execute(f'CREATE DATABASE "{name}"')
-        await asyncio.to_thread(_migrate, url, "apply", lambda m: m.id <= BEFORE)
-        conn = await asyncpg.connect(url)
-        try:
-            before = [tuple(row) for row in await conn.fetch(SCHEMA)]
-            await asyncio.to_thread(_migrate, url, "apply", lambda m: m.id == ADDRESSES)
-            user_id = await conn.fetchval(
-                "INSERT INTO users (email, password_hash, deleted_at) "
-                "VALUES ('gone@example.com', '!', now()) RETURNING id"
-            )
-            await conn.execute(
-                "INSERT INTO addresses (user_id, full_name, line1, city, country, is_default) "
-                "VALUES ($1, 'A', '1 Main Street', 'Springfield', 'US', true)",
-                user_id,
-            )
-            await asyncio.to_thread(_migrate, url, "rollback", lambda m: m.id == ADDRESSES)
-            assert [tuple(row) for row in await conn.fetch(SCHEMA)] == before
-            assert await conn.fetchval("SELECT email FROM users") == "gone@example.com"
-        finally:
-            await conn.close()
-    finally:
-        await maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await maintenance.close()
+    async with scratch_database(services.database_url, BEFORE) as database:
+        conn = database.conn
+        before = await schema(conn)
+        await apply(database.url, ADDRESSES)
+        user_id = await conn.fetchval(
+            "INSERT INTO users (email, password_hash, deleted_at) "
+            "VALUES ('gone@example.com', '!', now()) RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO addresses (user_id, full_name, line1, city, country, is_default) "
+            "VALUES ($1, 'A', '1 Main Street', 'Springfield', 'US', true)",
+            user_id,
+        )
+        await roll_back(database.url, ADDRESSES)
+        assert await schema(conn) == before
+        assert await conn.fetchval("SELECT email FROM users") == "gone@example.com"
