@@ -158,6 +158,10 @@ async def test_a_deleted_account_is_anonymised_and_its_records_kept(client, db, 
     assert user["full_name"] == "Former customer"
     assert user["password_hash"] == "!" and user["is_active"] is False
     assert user["deleted_at"] is not None
+    placeholder = await client.post(
+        "/api/auth/login", json={"email": user["email"], "password": customer.password}
+    )
+    await assert_problem(placeholder, 401, "invalid_credentials")  # no password matches "!"
     again = await client.post(
         "/api/auth/register",
         json={"email": customer.email, "password": "brand-new-42", "full_name": "New Me"},
