@@ -87,7 +87,6 @@ async def change_status(
     actor_id: int | None,
     reason: str = "",
     owner_id: int | None = None,
-    recipient: str | None = None,
 ) -> StatusChange:
     """Lock an order and move it to `to_status`, in the caller's transaction or a new one.
 
@@ -96,9 +95,7 @@ async def change_status(
     """
     async with atomic(conn):
         order = await lock(conn, order_id, owner_id=owner_id)
-        return await change_locked(
-            conn, order, to_status, actor_id=actor_id, reason=reason, recipient=recipient
-        )
+        return await change_locked(conn, order, to_status, actor_id=actor_id, reason=reason)
 
 
 async def change_locked(
