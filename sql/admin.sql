@@ -47,13 +47,15 @@ SELECT totals.total, page.*
 -- user holds carries the old version and is refused from this commit on. The refresh tokens of
 -- a deactivated user are also marked revoked, so their rows tell why they stopped working.
 -- :active NULL flips (the API's toggle-status); true or false sets it, and then a user already
--- in that state is left alone (no row), so a form submitted twice acts once.
+-- in that state is left alone (no row), so a form submitted twice acts once. A deleted account
+-- (DELETE /api/auth/me) is never changed.
 WITH toggled AS (
     UPDATE users
        SET is_active = coalesce(:active::boolean, NOT is_active),
            token_version = token_version + 1,
            updated_at = now()
      WHERE id = :user_id
+       AND deleted_at IS NULL
        AND (:active::boolean IS NULL OR is_active <> :active::boolean)
     RETURNING id, email, full_name, role, is_active, created_at
 ), revoked AS (

@@ -5,7 +5,7 @@ VALUES (:email, :password_hash, :full_name, :role)
 RETURNING id, email, full_name, role, is_active, token_version, created_at;
 
 -- name: get_user_by_id^
-SELECT id, email, full_name, role, is_active, token_version, created_at
+SELECT id, email, full_name, role, is_active, token_version, created_at, deleted_at
   FROM users
  WHERE id = :id;
 

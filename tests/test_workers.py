@@ -17,6 +17,7 @@ from factories import (
     create_product,
     eventually,
     fill_cart,
+    move_through,
     place_order,
     ready,
 )
@@ -628,3 +629,30 @@ async def test_an_email_change_is_announced_to_the_old_address(client, db, pool,
         content = message.get_body(preferencelist=(part,)).get_content()
         assert "before@example.com" in content and "after@example.com" in content
     assert await db.fetchval("SELECT recipient FROM sent_emails") == "before@example.com"
+
+
+async def test_a_deleted_account_is_sent_only_the_cancellations_of_its_deletion(
+    client, db, settings, pool, worker, relay, idle
+):
+    mailbox = worker
+    admin = await create_account(db, "boss@example.com", settings=settings, role="admin")
+    buyer, product, pending = await _place_order(client, db, settings)
+    kept = await place_order(client, buyer, (product, 1))
+    await move_through(client, admin, kept["id"], "paid")
+    deleted = await client.delete(
+        "/api/auth/me", json={"current_password": buyer.password}, headers=buyer.headers
+    )
+    assert deleted.status == 204
+    await move_through(client, admin, kept["id"], "processing", "shipped")
+
+    async def every_row_closed():
+        return await db.fetchval("SELECT count(*) FROM outbox WHERE completed_at IS NULL") == 0
+
+    await eventually(every_row_closed, pool=pool, relay=relay)
+    await idle()
+    # The cancellation goes to the address the account had; the confirmations and the
+    # shipping notice, read after the deletion, have nobody to go to.
+    assert mailbox.subjects() == [f"Order #{pending['id']} was cancelled"]
+    assert mailbox.messages[0]["To"] == "shopper@example.com"
+    text = mailbox.messages[0].get_body(preferencelist=("plain",)).get_content()
+    assert "You were not charged" in text

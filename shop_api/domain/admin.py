@@ -59,16 +59,20 @@ async def set_user_active(
     A change ends every token the user holds. The calling admin is active (they just
     authenticated), so changing themself could only lock them out: refused, 409
     `cannot_deactivate_self`. Setting the state a user already has changes nothing, in one
-    statement, so two admins (or two clicks) asking for the same thing act once.
+    statement, so two admins (or two clicks) asking for the same thing act once. An account its
+    owner deleted is refused, 409 `account_deleted`.
     """
     if user_id == admin_id:
         raise Conflict("You cannot deactivate your own account.", code="cannot_deactivate_self")
     user = await queries.admin_toggle_user(conn, user_id=user_id, active=active)
     if user is not None:
         return user, True
-    current = await queries.get_user_by_id(conn, id=user_id) if active is not None else None
+    current = await queries.get_user_by_id(conn, id=user_id)
     if current is None:
         raise NotFound("No such user.")
+    if current["deleted_at"] is not None:
+        # Its owner deleted it: it stays inactive, as the record of orders nobody can sign in to.
+        raise Conflict("This account was deleted by its owner.", code="account_deleted")
     return current, False
 
 

@@ -51,11 +51,16 @@ async def _context(conn: asyncpg.Connection, subject: dict[str, Any]) -> dict[st
 
 
 def _addressing(user: dict[str, Any], subject: dict[str, Any]) -> dict[str, Any]:
-    """Whom the email goes to: the user's address, except the notice of an email change, which
-    goes to the address it replaced (the new one may be an attacker's); the event carries it,
-    since the database only holds the new one."""
+    """Whom the email goes to: the user's address, except where the event names another, as
+    the database no longer holds it. The notice of an email change goes to the address it
+    replaced (the new one may be an attacker's); the cancellations of an account's deletion go
+    to the address the account had. Nothing else goes to a deleted account: its address is a
+    placeholder that no mail reaches."""
     old_email = subject.get("old_email")
-    return {"recipient": old_email or user["email"], "old_email": old_email}
+    recipient = subject.get("recipient") or old_email
+    if recipient is None and user["deleted_at"] is not None:
+        raise NothingToSend(f"user {user['id']} deleted their account")
+    return {"recipient": recipient or user["email"], "old_email": old_email}
 
 
 async def send_once(

@@ -72,7 +72,8 @@ def tasks_for(outbox_id: int, topic: str, payload: dict[str, Any]) -> list[Task]
     kind = _EMAIL_OF_TOPIC.get(topic)
     if kind is not None:
         subject = {key: payload[key]
-                   for key in ("user_id", "order_id", "payment_id", "refund", "old_email")
+                   for key in ("user_id", "order_id", "payment_id", "refund", "old_email",
+                               "recipient")
                    if key in payload}
         tasks.append(Task(SEND_EMAIL, (kind, f"outbox:{outbox_id}", subject), report))
     if topic == PAYMENT_REQUESTED:

@@ -24,3 +24,5 @@ MAX_OPTION_NAME_LENGTH = 50
 MAX_OPTION_VALUE_LENGTH = 100
 MAX_WEIGHT_GRAMS = 1_000_000_000  # product_variants.weight_grams
 MAX_POSITION = 10_000  # of a variant; a new one goes after the last, so far below integer's range
+# API.md, "Addresses, shipping, tax and the totals of an order": a customer's address book.
+MAX_ADDRESSES = 20

@@ -105,13 +105,15 @@ async def change_locked(
     *,
     actor_id: int | None,
     reason: str = "",
+    recipient: str | None = None,
 ) -> StatusChange:
     """Move an order the caller's transaction has locked (`lock`) to `to_status`.
 
     Refuses a transition the machine does not allow (409 `invalid_transition`) before writing
     anything, so the caller's transaction may go on after it. Otherwise records the history
     row, puts the stock back on cancellation (with inventory ledger rows) and writes the outbox
-    message the workers act on.
+    message the workers act on. `recipient`: where the change's email goes when the user's
+    address will not do (an account deleted in the same transaction), else the user's.
     """
     order_id, current = order["id"], order["status"]
     if not can_change(current, to_status):
@@ -130,7 +132,10 @@ async def change_locked(
         )
     message = _message(order_id, current, to_status)
     if message is not None:
-        await outbox.publish(conn, *message)
+        topic, payload = message
+        if recipient is not None:
+            payload["recipient"] = recipient
+        await outbox.publish(conn, topic, payload)
     return StatusChange(order_id, order["user_id"], current, to_status)
 
 

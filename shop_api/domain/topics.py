@@ -3,7 +3,7 @@ in motion."""
 
 ORDER_PLACED = "order.placed"  # {order_id}
 ORDER_PAID = "order.paid"  # {order_id}
-ORDER_CANCELLED = "order.cancelled"  # {order_id, refund}
+ORDER_CANCELLED = "order.cancelled"  # {order_id, refund, recipient?}: see emails._addressing
 ORDER_SHIPPED = "order.shipped"  # {order_id}
 ORDER_DELIVERED = "order.delivered"  # {order_id}
 USER_REGISTERED = "user.registered"  # {user_id}

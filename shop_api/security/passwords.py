@@ -10,6 +10,10 @@ import bcrypt
 # bcrypt reads at most 72 bytes; longer passwords are refused at registration.
 MAX_PASSWORD_BYTES = 72
 
+# What a deleted account's password_hash becomes. No bcrypt hash starts with "!", and a hash
+# that does matches no password (bcrypt itself would raise on it).
+UNUSABLE_PASSWORD_HASH = "!"
+
 
 async def hash_password(password: str, rounds: int) -> str:
     hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds))
@@ -17,9 +21,11 @@ async def hash_password(password: str, rounds: int) -> str:
 
 
 async def verify_password(password: str, password_hash: str | None, rounds: int) -> bool:
-    """Check a password; with no hash (unknown email) spend the same time and say no."""
+    """Check a password; with no usable hash (unknown email, deleted account) spend the same
+    time and say no."""
     candidate = password.encode()
-    if password_hash is None or len(candidate) > MAX_PASSWORD_BYTES:
+    unusable = password_hash is None or password_hash.startswith(UNUSABLE_PASSWORD_HASH)
+    if unusable or len(candidate) > MAX_PASSWORD_BYTES:
         # Same cost as a real check, so response time does not reveal which emails exist.
         await asyncio.to_thread(_check_against_dummy, candidate[:MAX_PASSWORD_BYTES], rounds)
         return False

@@ -1,10 +1,21 @@
 """Route tables, one module per resource; `create_app` adds each of `ROUTE_TABLES`."""
 
-from shop_api.web.routes import admin, auth, cart, docs, health, orders, payments, products
+from shop_api.web.routes import (
+    addresses,
+    admin,
+    auth,
+    cart,
+    docs,
+    health,
+    orders,
+    payments,
+    products,
+)
 
 ROUTE_TABLES = [
     health.routes,
     auth.routes,
+    addresses.routes,
     docs.routes,
     products.routes,
     cart.routes,

@@ -83,7 +83,8 @@ async def list_users(request: web.Request, query: dict) -> web.Response:
         "Flips `is_active`. A deactivated user cannot log in (403 `account_disabled`), and "
         "every access and refresh token they hold stops working at once; reactivating does not "
         "revive those tokens (the user logs in again). An admin cannot deactivate themself: "
-        "409 `cannot_deactivate_self`."
+        "409 `cannot_deactivate_self`. An account its owner deleted stays as it is: 409 "
+        "`account_deleted`."
     ),
     tag=TAG,
     access=ADMIN,

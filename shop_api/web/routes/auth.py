@@ -1,4 +1,4 @@
-"""/api/auth: register, login, refresh, profile, password."""
+"""/api/auth: register, login, refresh, profile, password, the account's data."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import asyncpg
 from aiohttp import web
 
 from shop_api.client_address import client_address
-from shop_api.domain import accounts
+from shop_api.domain import account_deletion, account_export, accounts
 from shop_api.errors import Unauthorized
 from shop_api.security.tokens import bearer_token
 from shop_api.web import ratelimit
 from shop_api.web.endpoint import PUBLIC, USER, endpoint
 from shop_api.web.jsonio import json_response, read_json_object
 from shop_api.web.keys import db_pool_key, redis_key, settings_key
+from shop_api.web.schemas.account_data import (
+    AccountExportOut,
+    DeleteAccountIn,
+    account_export_out,
+)
 from shop_api.web.schemas.users import (
     ChangePasswordIn,
     LoginIn,
@@ -175,3 +180,51 @@ async def change_password(
             new_password=body["new_password"],
         )
     return json_response(pair.as_dict())
+
+
+@routes.get("/api/auth/me/export")
+@endpoint(
+    summary="Everything stored about you, as one document",
+    description=(
+        "Your profile, addresses, orders (each with its items and every payment) and reviews, "
+        "read at one instant."
+    ),
+    tag=TAG,
+    access=USER,
+    response=AccountExportOut,
+)
+async def export_me(
+    request: web.Request, user: asyncpg.Record, conn: asyncpg.Connection
+) -> web.Response:
+    data = await account_export.export_account(conn, user_id=user["id"])
+    return json_response(account_export_out(data))
+
+
+@routes.delete("/api/auth/me")
+@endpoint(
+    summary="Delete your account",
+    description=(
+        "Needs your password again (a wrong one is a 422 on `current_password` and counts "
+        "against the login rate limit of your email, 429). In one transaction: your pending "
+        "orders are cancelled (stock back, the cancellation email to your address), your "
+        "addresses and cart deleted, and your profile anonymised: the email and name are "
+        "replaced, no password matches it any more, and every access and refresh token stops "
+        "working at once. The email is free to register again. Orders and payments are kept "
+        "as accounting records, and reviews stay, shown as by \"Former customer\". An admin "
+        "account cannot be deleted (409 `cannot_delete_admin`)."
+    ),
+    tag=TAG,
+    access=USER,
+    body=DeleteAccountIn,
+    status=204,
+    errors=(409, 429),
+)
+async def delete_me(request: web.Request, user: asyncpg.Record, body: dict) -> web.Response:
+    async with _failure_counted_as_login(request, user):
+        await account_deletion.delete_account(
+            request.app[db_pool_key],
+            request.app[settings_key],
+            user=user,
+            current_password=body["current_password"],
+        )
+    return web.Response(status=204)

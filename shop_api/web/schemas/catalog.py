@@ -500,7 +500,10 @@ class ReviewIn(StrictSchema):
 
 class ReviewerOut(Schema):
     id = fields.Integer(required=True)
-    full_name = fields.String(required=True)
+    full_name = fields.String(
+        required=True,
+        metadata={"description": '"Former customer" once the author deleted their account.'},
+    )
 
 
 class ReviewOut(Schema):

@@ -126,6 +126,16 @@ def NonBlank(max_length: int, *, metadata: dict | None = None, **kwargs) -> fiel
     )
 
 
+class JsonBoolean(fields.Boolean):
+    """`true` or `false` in a JSON body: marshmallow's Boolean also takes 1, "yes" and "on",
+    which the document (type boolean) does not call booleans."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 def QueryFlag(description: str) -> fields.Boolean:  # noqa: N802
     """A `?flag=true|false` filter; any other spelling is a 422."""
     return fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={"description": description})
