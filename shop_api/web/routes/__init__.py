@@ -1,6 +1,17 @@
 """Route tables, one module per resource; `create_app` adds each of `ROUTE_TABLES`."""
 
-from shop_api.web.routes import admin, auth, cart, docs, health, orders, payments, products
+from shop_api.web.routes import (
+    admin,
+    auth,
+    cart,
+    docs,
+    health,
+    orders,
+    payments,
+    products,
+    shipping,
+    tax,
+)
 
 ROUTE_TABLES = [
     health.routes,
@@ -11,4 +22,6 @@ ROUTE_TABLES = [
     orders.routes,
     payments.routes,
     admin.routes,
+    shipping.routes,
+    tax.routes,
 ]
