@@ -10,49 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
 import pytest
-from yarl import URL
-from yoyo import get_backend, read_migrations
-
-from shop_api.ops.migrate import MIGRATIONS_DIR
+from migrations_db import SCHEMA, migrate, scratch_database
 
 LAST_RELEASE_1 = "0017.structure_rating_average"
 VARIANTS = "0018.variants"
 
-# The schema as the catalogs describe it, one row per column, constraint, index, function,
-# trigger and relation, in a stable order. Column positions are left out: the rollback can only
-# add cart_items.product_id back at the end of the table (no query of the code names columns by
-# position).
-SCHEMA = """
-SELECT 'column' AS kind, table_name || '.' || column_name AS name,
-       concat_ws(' ', data_type, character_maximum_length, numeric_precision, numeric_scale,
-                 is_nullable, column_default, is_identity, is_generated,
-                 generation_expression) AS definition
-  FROM information_schema.columns
- WHERE table_schema = 'public'
-UNION ALL
-SELECT 'constraint', conrelid::regclass || '.' || conname, pg_get_constraintdef(oid)
-  FROM pg_constraint
- WHERE connamespace = 'public'::regnamespace
-UNION ALL
-SELECT 'index', indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
-UNION ALL
-SELECT 'function', p.oid::regprocedure::text, pg_get_functiondef(p.oid)
-  FROM pg_proc p
- WHERE pronamespace = 'public'::regnamespace
-UNION ALL
-SELECT 'trigger', tgrelid::regclass || '.' || tgname, pg_get_triggerdef(oid)
-  FROM pg_trigger
- WHERE NOT tgisinternal
-UNION ALL
-SELECT 'relation', relname, relkind::text FROM pg_class WHERE relnamespace = 'public'::regnamespace
- ORDER BY 1, 2
-"""
 
 # A small Release 1 shop, written as the 0017 code wrote it: products with and without SKU and
 # picture, one sold out and one soft-deleted; two carts; orders in several statuses, each placed
@@ -145,26 +112,12 @@ RELEASE_1_TABLES = {
 }
 
 
-def _migrate(url: str, action: str, wanted) -> None:
-    """Apply (or roll back) the migrations `wanted` picks, the way `yoyo` does it."""
-    backend = get_backend(url)
-    try:
-        migrations = read_migrations(str(MIGRATIONS_DIR)).filter(wanted)
-        with backend.lock():
-            if action == "apply":
-                backend.apply_migrations(backend.to_apply(migrations))
-            else:
-                backend.rollback_migrations(backend.to_rollback(migrations))
-    finally:
-        backend.connection.close()
-
-
 async def apply_variants(url: str) -> None:
-    await asyncio.to_thread(_migrate, url, "apply", lambda m: m.id == VARIANTS)
+    await asyncio.to_thread(migrate, url, "apply", lambda m: m.id == VARIANTS)
 
 
 async def roll_back_variants(url: str) -> None:
-    await asyncio.to_thread(_migrate, url, "rollback", lambda m: m.id == VARIANTS)
+    await asyncio.to_thread(migrate, url, "rollback", lambda m: m.id == VARIANTS)
 
 
 async def rows(conn, query: str, *args) -> list[dict]:
@@ -184,26 +137,12 @@ class Database:
 @pytest.fixture
 async def release1(services):
     """A fresh database of the test's own at 0017 holding RELEASE_1_DATA, and a connection."""
-    server = URL(services.database_url)
-    name = f"{server.path.lstrip('/')}_mig_{secrets.token_hex(4)}"
-    # with_path drops the query, which holds the embedded server's socket (?host=...).
-    url = str(server.with_path(f"/{name}").with_query(server.query))
-    maintenance = await asyncpg.connect(services.database_url)
-    try:
-        await maintenance.execute(f'CREATE DATABASE "{name}"')
-        await asyncio.to_thread(_migrate, url, "apply", lambda m: m.id <= LAST_RELEASE_1)
-        conn = await asyncpg.connect(url)
-        try:
-            assert await conn.fetchval(
-                "SELECT max(migration_id) FROM _yoyo_migration"
-            ) == LAST_RELEASE_1
-            await conn.execute(RELEASE_1_DATA)
-            yield Database(url, conn)
-        finally:
-            await conn.close()
-    finally:
-        await maintenance.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await maintenance.close()
+    async with scratch_database(services, lambda m: m.id <= LAST_RELEASE_1) as (url, conn):
+        assert await conn.fetchval("SELECT max(migration_id) FROM _yoyo_migration") == (
+            LAST_RELEASE_1
+        )
+        await conn.execute(RELEASE_1_DATA)
+        yield Database(url, conn)
 
 
 async def ids_by_slug(conn) -> dict[str, int]:
