@@ -186,6 +186,20 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
     "product_variants_stock_limit": (
         Conflict, "stock_limit", "stock_quantity", "The stock would exceed 1,000,000,000."
     ),
+    # Reached by a race only: the zone routes name the taken countries first (domain/shipping).
+    "shipping_zone_countries_pkey": (
+        Conflict, "country_in_zone", "countries",
+        "Another zone already lists one of these countries (or is the rest of the world).",
+    ),
+    # A partial update may send one of the two: checked on the row as it ends up.
+    "shipping_methods_delivery_days_check": (
+        Unprocessable, "validation_error", "max_delivery_days",
+        "Must not be less than min_delivery_days.",
+    ),
+    "tax_rates_place_class_key": (
+        Conflict, "tax_rate_exists", "tax_class",
+        "A rate for this country, region and tax class already exists.",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shop_api.client_address import IPNetwork, parse_networks
+from shop_api.domain.countries import is_country
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
@@ -37,6 +38,12 @@ def _networks(value: str) -> tuple[IPNetwork, ...]:
         return parse_networks(value)
     except ValueError as exc:
         raise SettingsError(f"TRUSTED_PROXIES must be comma-separated CIDRs: {exc}") from None
+
+
+def _country_code(value: str) -> str:
+    # Upper case for ASCII only: "ß".upper() is "SS", a real code (South Sudan).
+    text = value.strip()
+    return text.upper() if text.isascii() else text
 
 
 # How a field's type is read from its environment variable's text. A new field of a type not
@@ -122,6 +129,14 @@ class Settings:
     max_pending_orders: int = 5
     # The admin pages' cookies carry `Secure`; None means "when ENV=production" (see cookie_secure).
     session_cookie_secure: bool | None = None
+    # Whether catalog prices already contain tax (a VAT shop): tax is then extracted from them,
+    # not added to them.
+    prices_include_tax: bool = False
+    # Shipping is taxed at the standard rate of the destination.
+    tax_shipping: bool = True
+    # Where a Release 1 order (a free-text `delivery_address`, no country) is taxed and shipped
+    # to: an ISO 3166-1 alpha-2 code.
+    store_country: str = field(default="US", metadata={"parse": _country_code})
 
     @property
     def is_production(self) -> bool:
@@ -190,6 +205,11 @@ class Settings:
             raise SettingsError("ORDER_PAYMENT_TIMEOUT_MINUTES must be 0 (never) or more")
         if self.max_pending_orders < 1:
             raise SettingsError("MAX_PENDING_ORDERS must be 1 or more")
+        if not is_country(self.store_country):
+            raise SettingsError(
+                f"STORE_COUNTRY must be an ISO 3166-1 alpha-2 code such as US or DE, not "
+                f"{self.store_country!r}"
+            )
 
 
 def _load_dotenv() -> None:

@@ -86,7 +86,7 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
   LEFT JOIN LATERAL (
         SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
                m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
-               m.rating_count, m.rating_average, m.created_at, m.updated_at,
+               m.rating_count, m.rating_average, m.created_at, m.updated_at, m.tax_class,
                CASE WHEN :sort::text = 'relevance'
                     THEN ts_rank(m.search_vector, product_search_query(:search::text))
                END AS by_rank,
@@ -118,7 +118,8 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
 SELECT p.id, p.name, p.slug, p.description, p.price, p.price_max, p.currency,
        p.stock_quantity, p.sku, p.image_url, p.options, p.variant_count, p.category_id,
        c.name AS category_name, c.slug AS category_slug, p.rating_count, p.rating_average,
-       p.created_at, p.updated_at, product_images_json(p.id) AS images, pv.variants,
+       p.created_at, p.updated_at, p.tax_class, product_images_json(p.id) AS images,
+       pv.variants,
        -- Each review as sql/reviews.sql reads one.
        r.id AS review_id, r.product_id AS review_product_id, r."user" AS review_user,
        r.rating AS review_rating, r.title AS review_title, r.comment AS review_comment,
@@ -171,12 +172,12 @@ SELECT candidates.slug
 -- NOT NULL, so it starts as the lowest variant price, which the trigger keeps.
 WITH product AS (
     INSERT INTO products (name, slug, description, price, currency, category_id, options,
-                          image_url)
+                          image_url, tax_class)
     VALUES (:name, :slug, :description,
             (SELECT min(v.price) FROM jsonb_to_recordset(:variants::jsonb) AS v (price numeric)),
             :currency, :category_id, :options::jsonb,
             -- The first image's URL, as every statement that writes images keeps it.
-            :images::jsonb -> 0 ->> 'url')
+            :images::jsonb -> 0 ->> 'url', :tax_class)
     RETURNING id
 ), variants AS (
     INSERT INTO product_variants (product_id, sku, options, title, price, compare_at_price,
@@ -207,6 +208,7 @@ UPDATE products
        description = coalesce(:description::text, description),
        category_id = CASE WHEN :set_category_id::boolean THEN :category_id::bigint
                           ELSE category_id END,
+       tax_class = coalesce(:tax_class::text, tax_class),
        updated_at = now()
  WHERE id = :id AND is_active
 RETURNING id;

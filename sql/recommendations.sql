@@ -80,7 +80,8 @@ SELECT top.*, product_images_json(top.id) AS images
   FROM (SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
                m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
                c.name AS category_name, c.slug AS category_slug, m.rating_count,
-               m.rating_average, m.created_at, m.updated_at, ranked.tier, ranked.weight
+               m.rating_average, m.created_at, m.updated_at, m.tax_class, ranked.tier,
+               ranked.weight
           FROM ranked
           JOIN products m ON m.id = ranked.id AND m.is_active
           LEFT JOIN categories c ON c.id = m.category_id

@@ -75,6 +75,8 @@ async def test_a_product_has_exactly_the_documented_shape(client, admin, db):
         "sku", "image_url", "category", "rating", "created_at", "updated_at",
         # Release 2 (variants): tests/test_variants.py has what they hold.
         "price_max", "options", "images", "variant_count",
+        # Release 2 (tax): tests/test_tax_admin.py.
+        "tax_class",
     }
     assert created["name"] == "Studio Headphones"
     assert created["slug"] == "studio-headphones"

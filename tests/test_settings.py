@@ -56,6 +56,9 @@ ENVIRON = {
     "ORDER_PAYMENT_TIMEOUT_MINUTES": "0",
     "MAX_PENDING_ORDERS": "7",
     "SESSION_COOKIE_SECURE": "true",
+    "PRICES_INCLUDE_TAX": "true",
+    "TAX_SHIPPING": "false",
+    "STORE_COUNTRY": "de",
 }
 
 
@@ -70,6 +73,7 @@ def test_every_field_is_read_from_its_variable_by_its_type():
         ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.1/32"),
     )
     assert read.log_level == "DEBUG"
+    assert (read.prices_include_tax, read.tax_shipping, read.store_country) == (True, False, "DE")
     default = Settings()
     for field in dataclasses.fields(Settings):
         assert getattr(read, field.name) != getattr(default, field.name), field.name
@@ -88,3 +92,10 @@ def test_unreadable_values_are_refused():
         Settings.from_env({"TRUSTED_PROXIES": "10.0.0.0/33"})
     with pytest.raises(ValueError):
         Settings.from_env({"PORT": "eighty"})
+
+
+@pytest.mark.parametrize("code", ["XX", "USA", "*", "", "ß"])
+def test_the_store_country_is_a_real_alpha_2_code(code):
+    with pytest.raises(SettingsError, match="STORE_COUNTRY"):
+        Settings.from_env({"STORE_COUNTRY": code})
+    assert Settings.from_env({"STORE_COUNTRY": " gb "}).store_country == "GB"

@@ -15,6 +15,7 @@ import asyncpg
 from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
 from shop_api.domain import variants as variant_rules
 from shop_api.domain.limits import MAX_OPTIONS
+from shop_api.domain.tax import DEFAULT_TAX_CLASS
 from shop_api.errors import Conflict, NotFound, ValidationFailed
 
 T = TypeVar("T")
@@ -179,6 +180,7 @@ async def create_product(
     variants: list[dict[str, Any]] | None = None,
     image_url: str | None = None,
     images: list[dict[str, str]] | None = None,
+    tax_class: str = DEFAULT_TAX_CLASS,
 ) -> asyncpg.Record:
     """A new active product with a unique slug made from its name, its variants and images.
 
@@ -219,6 +221,7 @@ async def create_product(
             description=description,
             currency=currency,
             category_id=category_id,
+            tax_class=tax_class,
             options=variant_rules.with_values(declared, [r["options"] for r in records]),
             variants=records,
             images=_image_records(images or []),
@@ -316,6 +319,7 @@ async def update_product(
             # Nullable columns: "sent as null" (clear it) differs from "not sent" (keep it).
             set_category_id="category_id" in changes,
             category_id=changes.get("category_id"),
+            tax_class=changes.get("tax_class"),
         )
         if updated is None:
             raise NotFound("No such product.")

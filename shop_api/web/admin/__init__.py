@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from shop_api.web.admin import login, pages, templating
+from shop_api.web.admin import login, pages, shipping_pages, tax_pages, templating
 from shop_api.web.admin.middleware import admin_pages_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -30,5 +30,7 @@ def create_app() -> web.Application:
     templating.setup(app)
     app.router.add_routes(login.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(shipping_pages.routes)
+    app.router.add_routes(tax_pages.routes)
     app.router.add_static("/static", STATIC_DIR)
     return app

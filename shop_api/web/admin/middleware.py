@@ -90,14 +90,22 @@ async def _internal_error(request: web.Request) -> web.Response:
 
 
 def readable_errors(errors: object) -> list[str]:
-    """Field errors ({field: [message]}) as lines a person can read."""
+    """Field errors ({field: [message]}) as lines a person can read. The errors of a list's
+    items ({field: {index: [message]}}) are the field's."""
     if not isinstance(errors, dict):
         return []
     lines = []
     for field, messages in errors.items():
         name = str(field).replace("_", " ").capitalize()
-        if isinstance(messages, list):
-            lines.extend(f"{name}: {message}" for message in messages if isinstance(message, str))
-        elif isinstance(messages, str):
-            lines.append(f"{name}: {messages}")
+        lines.extend(f"{name}: {message}" for message in _messages(messages))
     return lines
+
+
+def _messages(messages: object) -> list[str]:
+    if isinstance(messages, str):
+        return [messages]
+    if isinstance(messages, list):
+        return [message for message in messages if isinstance(message, str)]
+    if isinstance(messages, dict):
+        return [message for inner in messages.values() for message in _messages(inner)]
+    return []

@@ -8,11 +8,10 @@ answer differs (a page, or a redirect with a message after a form).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from marshmallow import Schema, ValidationError
+from marshmallow import ValidationError
 from multidict import MultiDictProxy
 
 from shop_api.db import fetch_all, queries
@@ -20,8 +19,9 @@ from shop_api.domain import admin, dashboard, inventory, variants
 from shop_api.domain.order_status import REFUNDABLE, STATUSES, TRANSITIONS
 from shop_api.errors import Conflict, NotFound, ValidationFailed
 from shop_api.web.admin import charts, sessions
+from shop_api.web.admin.forms import flash_errors, whole_number
 from shop_api.web.admin.guard import admin_page, safe_next, see_other
-from shop_api.web.admin.middleware import readable_errors
+from shop_api.web.admin.lists import list_query, pager
 from shop_api.web.admin.templating import DEFAULT_VARIANT_TITLE, SYMBOLS, render, variant_name
 from shop_api.web.endpoint import path_id
 from shop_api.web.keys import db_pool_key, settings_key
@@ -36,35 +36,12 @@ from shop_api.web.schemas.admin import (
     UsersQuery,
 )
 from shop_api.web.schemas.catalog import MAX_STOCK
-from shop_api.web.schemas.common import ascii_integer, page_count
 
 routes = web.RouteTableDef()
 
 
 def _path_id(request: web.Request, name: str) -> int:
     return path_id(request.match_info[name])
-
-
-def _query(schema: Schema, request: web.Request) -> dict[str, Any]:
-    """The query string through the API's schema; a filter left empty in the form (an <option
-    value="">) means no filter, not an invalid one."""
-    present = {key: value for key, value in request.query.items() if value.strip()}
-    return schema.load(present)
-
-
-def _pager(request: web.Request, query: Mapping[str, Any], total: int) -> dict[str, Any]:
-    page, pages = query["page"], page_count(total, query["per_page"])
-
-    def url(number: int) -> str:
-        return str(request.rel_url.update_query(page=number))
-
-    return {
-        "page": page,
-        "pages": pages,
-        "total": total,
-        "prev_url": url(page - 1) if page > 1 else None,
-        "next_url": url(page + 1) if page < pages else None,
-    }
 
 
 # -- dashboard ---------------------------------------------------------------------------------
@@ -108,7 +85,7 @@ async def dashboard_page(request: web.Request, session: sessions.Session) -> web
 @routes.get("/orders")
 @admin_page
 async def orders_page(request: web.Request, session: sessions.Session) -> web.Response:
-    query = _query(AdminOrdersQuery(), request)
+    query = list_query(AdminOrdersQuery(), request)
     rows, total = await admin.list_orders(
         request.config_dict[db_pool_key],
         user_id=query.get("user_id"),
@@ -126,7 +103,7 @@ async def orders_page(request: web.Request, session: sessions.Session) -> web.Re
             "orders": orders,
             "statuses": STATUSES,
             "filters": {"status": query.get("status"), "user_id": query.get("user_id")},
-            "pager": _pager(request, query, total),
+            "pager": pager(request, query, total),
         },
         session=session,
     )
@@ -176,7 +153,7 @@ async def order_status_form(
                 reason=body["reason"],
             )
     except ValidationError as exc:
-        await _flash_errors(request, session, exc.normalized_messages())
+        await flash_errors(request, session, exc.normalized_messages())
     except Conflict as exc:
         await sessions.flash(request, session, "error", exc.detail or "That change is refused.")
     else:
@@ -193,7 +170,7 @@ async def order_status_form(
 @admin_page
 async def inventory_page(request: web.Request, session: sessions.Session) -> web.Response:
     threshold = request.config_dict[settings_key].low_stock_threshold
-    query = _query(InventoryQuery(), request)
+    query = list_query(InventoryQuery(), request)
     rows, total = await inventory.list_stock(
         request.config_dict[db_pool_key],
         low_stock=query.get("low_stock"),
@@ -209,7 +186,7 @@ async def inventory_page(request: web.Request, session: sessions.Session) -> web
             "products": _by_product(rows),
             "filters": {"search": query.get("search"), "low_stock": query.get("low_stock")},
             "threshold": threshold,
-            "pager": _pager(request, query, total),
+            "pager": pager(request, query, total),
             "here": request.path_qs,
             "max_stock": MAX_STOCK,
             "max_reason": MAX_REASON_LENGTH,
@@ -237,21 +214,14 @@ def _by_product(rows: list[Any]) -> list[dict[str, Any]]:
     return products
 
 
-def _whole_number(form: MultiDictProxy, field: str) -> int:
-    number = ascii_integer(form.get(field, "").strip())
-    if number is None:
-        raise ValidationError({field: ["Enter a whole number."]})
-    return number
-
-
 def _stock_change(form: MultiDictProxy) -> dict[str, Any]:
     """The form as the API's body: `{stock_quantity}` or `{adjustment, reason}`, then through
     InventoryUpdateIn, so the page and the API accept exactly the same changes."""
     mode = form.get("mode")
     if mode == "set":
-        body: dict[str, Any] = {"stock_quantity": _whole_number(form, "stock_quantity")}
+        body: dict[str, Any] = {"stock_quantity": whole_number(form, "stock_quantity")}
     elif mode == "adjust":
-        body = {"adjustment": _whole_number(form, "adjustment")}
+        body = {"adjustment": whole_number(form, "adjustment")}
     else:
         raise ValidationError({"mode": ["Choose to set or to adjust the stock."]})
     reason = form.get("reason", "").strip()
@@ -302,9 +272,9 @@ async def _stock_form(
             else:
                 row = await inventory.change_stock(conn, variant_id=variant_id, **change)
     except ValidationError as exc:
-        await _flash_errors(request, session, exc.normalized_messages())
+        await flash_errors(request, session, exc.normalized_messages())
     except ValidationFailed as exc:
-        await _flash_errors(request, session, exc.errors)
+        await flash_errors(request, session, exc.errors)
     except Conflict as exc:
         await sessions.flash(request, session, "error", _stock_conflict(exc))
     else:
@@ -335,7 +305,7 @@ def _stock_conflict(exc: Conflict) -> str:
 @routes.get("/users")
 @admin_page
 async def users_page(request: web.Request, session: sessions.Session) -> web.Response:
-    query = _query(UsersQuery(), request)
+    query = list_query(UsersQuery(), request)
     rows, total = await admin.list_users(
         request.config_dict[db_pool_key],
         search=query.get("search"),
@@ -355,7 +325,7 @@ async def users_page(request: web.Request, session: sessions.Session) -> web.Res
                 "role": query.get("role"),
                 "is_active": query.get("is_active"),
             },
-            "pager": _pager(request, query, total),
+            "pager": pager(request, query, total),
             "here": request.path_qs,
             "max_search": MAX_SEARCH_LENGTH,
         },
@@ -393,8 +363,3 @@ async def user_status_form(
             state = "active again" if wanted else "deactivated and signed out everywhere"
             await sessions.flash(request, session, "ok", f"{user['email']} is {state}.")
     return see_other(back)
-
-
-async def _flash_errors(request: web.Request, session: sessions.Session, errors: Any) -> None:
-    lines = readable_errors(errors) or ["The form has invalid fields."]
-    await sessions.flash(request, session, "error", " ".join(lines))

@@ -41,6 +41,14 @@ def day(value: date) -> str:
     return value.strftime("%b %d").replace(" 0", " ")
 
 
+def percent(rate: Decimal) -> str:
+    """A tax rate as people write it: 0.1900 is "19 %", 0.0725 "7.25 %"."""
+    digits = f"{rate * 100:f}"
+    if "." in digits:
+        digits = digits.rstrip("0").rstrip(".")
+    return f"{digits} %"
+
+
 def status_label(value: str) -> str:
     return value.capitalize()
 
@@ -71,6 +79,7 @@ def setup(app: web.Application) -> None:
             "when": when,
             "day": day,
             "status_label": status_label,
+            "percent": percent,
             "variant_name": variant_name,
         },
     )

@@ -10,6 +10,8 @@ from shop_api.web.routes import (
     orders,
     payments,
     products,
+    shipping,
+    tax,
 )
 
 ROUTE_TABLES = [
@@ -22,4 +24,6 @@ ROUTE_TABLES = [
     orders.routes,
     payments.routes,
     admin.routes,
+    shipping.routes,
+    tax.routes,
 ]

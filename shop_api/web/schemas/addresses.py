@@ -1,65 +1,18 @@
 """Addresses: the address book's input and answers, and the fields checkout and the quote reuse.
 
 `ShippingAddressIn` is an address as a body field (`shipping_address` of checkout and the quote);
-`AddressIn` is that plus the book's `is_default`; `CountryCode` is the one check of a country.
+`AddressIn` is that plus the book's `is_default`; countries are schemas.common's `CountryCode`.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
-import pycountry
 from marshmallow import Schema, ValidationError, fields, post_load
 
-from shop_api.web.schemas.common import JsonBoolean, StrictSchema, shaped
-
-
-@cache
-def country_codes() -> frozenset[str]:
-    """Every ISO 3166-1 alpha-2 code in use, from pycountry (read once, on first use)."""
-    return frozenset(country.alpha_2 for country in pycountry.countries)
-
-
-@cache
-def subdivision_codes() -> frozenset[str]:
-    """Every ISO 3166-2 subdivision code ("US-CA", "DE-BY"), from pycountry."""
-    return frozenset(subdivision.code for subdivision in pycountry.subdivisions)
-
-
-_TWO_LETTERS = re.compile(r"[A-Za-z]{2}")
-
-
-class CountryCode(fields.String):
-    """An ISO 3166-1 alpha-2 code of a country that exists ("DE", "US"); lower case is read as
-    upper case. "UK", "EU" or "XX" are no country's code (the United Kingdom is "GB")."""
-
-    default_error_messages = {
-        "unknown": "Not an ISO 3166-1 alpha-2 country code (e.g. US, DE, GB).",
-    }
-
-    def __init__(self, *, metadata: dict | None = None, **kwargs: Any) -> None:
-        super().__init__(
-            metadata={
-                "pattern": "^[A-Za-z]{2}$",
-                "example": "DE",
-                "description": (
-                    "ISO 3166-1 alpha-2, a code in use; answered in upper case whatever case "
-                    "it was sent in."
-                ),
-                **(metadata or {}),
-            },
-            **kwargs,
-        )
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        # ASCII letters first: "ß".upper() is "SS", and "ı".upper() is "I".
-        code = text.upper() if _TWO_LETTERS.fullmatch(text) else ""
-        if code not in country_codes():
-            raise self.make_error("unknown")
-        return code
+from shop_api.domain.countries import subdivision_codes
+from shop_api.web.schemas.common import CountryCode, JsonBoolean, StrictSchema, shaped
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -28,6 +28,7 @@ from shop_api.domain.limits import (
     MAX_VARIANTS,
     MAX_WEIGHT_GRAMS,
 )
+from shop_api.domain.tax import DEFAULT_TAX_CLASS, TAX_CLASSES
 from shop_api.web.schemas.common import (
     MAX_ID,
     MAX_SEARCH_LENGTH,
@@ -42,6 +43,9 @@ from shop_api.web.schemas.common import (
     page_of,
     shaped,
 )
+from shop_api.web.schemas.tax import TaxClass
+
+_TAX_CLASS_RULE = "Which tax rates apply: `standard`, `reduced` or `zero`."
 
 SORTS = ("relevance", "newest", "price", "-price", "name", "rating")
 
@@ -249,6 +253,9 @@ class ProductUpdateIn(StrictSchema):
         "image.",
         MAX_PRODUCT_IMAGE_URL_LENGTH,
         allow_none=True,
+    )
+    tax_class = TaxClass(
+        metadata={"description": f"{_TAX_CLASS_RULE} `{DEFAULT_TAX_CLASS}` when not sent."}
     )
 
 
@@ -483,6 +490,11 @@ class ProductOut(Schema):
         fields.Nested(OptionOut), required=True, metadata={"description": "0 to 3, in order."}
     )
     variant_count = fields.Integer(required=True)
+    tax_class = fields.String(
+        required=True,
+        validate=validate.OneOf(TAX_CLASSES),
+        metadata={"description": "Which tax rates apply to it."},
+    )
     category = fields.Nested(CategoryRefOut, required=True, allow_none=True)
     rating = fields.Nested(RatingOut, required=True)
     created_at = fields.DateTime(required=True)

@@ -20,6 +20,7 @@ from marshmallow import (
     validate,
 )
 
+from shop_api.domain.countries import is_country
 from shop_api.domain.limits import MAX_MONEY
 from shop_api.errors import MAX_FIELD_ERRORS
 
@@ -141,6 +142,15 @@ def QueryFlag(description: str) -> fields.Boolean:  # noqa: N802
     return fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={"description": description})
 
 
+class JsonBoolean(fields.Boolean):
+    """`true` or `false` in a JSON body; never 1, "true" or "yes", which Boolean would take."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 def _at_most_two_places(value: Decimal) -> None:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):
@@ -154,10 +164,11 @@ class _Money(fields.Decimal):
     default_error_messages = {
         "invalid": 'Not a valid amount: use a number or a decimal string such as "19.99".'
     }
+    text = _MONEY_TEXT
 
     # Decimal() alone would take "1e2" or " 5": a string must be the plain form the document shows.
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and not _MONEY_TEXT.fullmatch(value):
+        if isinstance(value, str) and not self.text.fullmatch(value):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 
@@ -180,6 +191,101 @@ def MoneyInput(*, description: str | None = None, **kwargs) -> fields.Decimal:  
             "example": "19.99",
             **described,
         },
+        **kwargs,
+    )
+
+
+# Six places: US combined sales-tax rates need five (New York City's 8.875 % is 0.08875).
+_RATE_TEXT = re.compile(r"^0(\.[0-9]{1,6})?$")
+_RATE_PLACES = Decimal("0.000001")
+# Rates are answered with four places at least ("0.1900"), more only when they have them.
+_RATE_SHOWN = Decimal("0.0001")
+
+
+class _Rate(_Money):
+    default_error_messages = {
+        "invalid": 'Not a valid rate: use a number or a decimal string such as "0.19".'
+    }
+    text = _RATE_TEXT
+
+
+def _at_most_six_places(value: Decimal) -> None:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6 and value != value.quantize(_RATE_PLACES):
+        raise ValidationError("Use at most six decimal places.")
+
+
+def _below_one(value: Decimal) -> None:
+    if not Decimal("0") <= value < 1:
+        raise ValidationError("Must be at least 0 and less than 1 (0.19 is 19 %).")
+
+
+def RateInput(*, description: str | None = None, **kwargs) -> fields.Decimal:  # noqa: N802
+    """A fraction from 0 up to (not including) 1, at most six places: a string or a number."""
+    described = {"description": description} if description else {}
+    return _Rate(
+        allow_nan=False,
+        validate=[_below_one, _at_most_six_places],
+        metadata={
+            "type": ["string", "number"],
+            "pattern": _RATE_TEXT.pattern,
+            "minimum": 0,
+            "exclusiveMaximum": 1,
+            "multipleOf": 0.000001,
+            "example": "0.19",
+            **described,
+        },
+        **kwargs,
+    )
+
+
+def RateOutput(**kwargs) -> fields.String:  # noqa: N802
+    return fields.String(
+        metadata={
+            "pattern": r"^0\.\d{4,6}$",
+            "example": "0.1900",
+            "description": "A fraction, four places or more: 0.1900 is 19 %, 0.08875 8.875 %.",
+        },
+        **kwargs,
+    )
+
+
+def rate_text(rate: Decimal) -> str:
+    """0.190000 → "0.1900", 0.088750 → "0.08875"."""
+    shown = rate.normalize()
+    return str(shown.quantize(_RATE_SHOWN) if shown.as_tuple().exponent >= -4 else shown)
+
+
+def _real_country(value: str) -> None:
+    if not is_country(value):
+        # Named when short enough to be a code someone mistyped, so a list's error says which.
+        named = f"“{value}” is not" if len(value) <= 3 else "Not"
+        raise ValidationError(f"{named} an ISO 3166-1 alpha-2 country code.")
+
+
+_TWO_LETTERS = re.compile(r"[A-Za-z]{2}")
+
+
+class _CountryCode(fields.String):
+    """Read regardless of case, kept in upper case. ASCII letters only: "ß".upper() is "SS"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return text.upper() if _TWO_LETTERS.fullmatch(text) else text
+
+
+def CountryCode(*, extra: tuple[str, ...] = (), **kwargs) -> fields.String:  # noqa: N802
+    """An assigned ISO 3166-1 alpha-2 code ("DE"), checked against pycountry's list; `extra`
+    names codes of our own it also takes ("*")."""
+
+    def check(value: str) -> None:
+        if value not in extra:
+            _real_country(value)
+
+    pattern = "^([A-Za-z]{2}" + "".join(f"|{re.escape(code)}" for code in extra) + ")$"
+    return _CountryCode(
+        validate=check,
+        metadata={"pattern": pattern, "example": "DE", **kwargs.pop("metadata", {})},
         **kwargs,
     )
 
