@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -140,3 +141,45 @@ def stop_all(
             process.wait()
     for service in reversed(services):
         service.stop()
+
+
+@dataclass
+class Shop:
+    """One checkout under test: its code, its database, its server."""
+
+    label: str
+    code: Path
+    database_url: str
+    port: int
+    server: subprocess.Popen | None = None
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        return {**env, "DATABASE_URL": self.database_url, "PYTHONPATH": str(self.code),
+                "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING"}
+
+    def cli(self, env: dict[str, str], *args: str) -> str:
+        """`shop-api <args>` of this checkout; what it printed."""
+        done = subprocess.run(  # noqa: S603 - fixed arguments
+            [sys.executable, "-m", "shop_api.ops.cli", *args], cwd=self.code,
+            env=self.environment(env), capture_output=True, text=True, check=True,
+        )
+        return done.stdout
+
+
+def baseline_url(database_url: str) -> str:
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(path=parts.path + "_baseline"))
+
+
+async def wait_for_server(base: str, server: subprocess.Popen) -> None:
+    async with aiohttp.ClientSession() as session:
+        await wait_until_up(session, base, process=server)
+
+
+def start(shop: Shop, env: dict[str, str]) -> subprocess.Popen:
+    server = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(shop.port)],
+        cwd=shop.code, env=shop.environment(env),
+    )
+    asyncio.run(wait_for_server(f"http://127.0.0.1:{shop.port}", server))
+    return server

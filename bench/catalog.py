@@ -29,21 +29,21 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
-import aiohttp
 from _support import (
     ROOT,
+    Shop,
+    baseline_url,
     empty_bench_database,
     ensure_port_free,
+    start,
     start_services,
     stop_all,
-    wait_until_up,
 )
 
 SEARCHES = [
@@ -111,29 +111,6 @@ class Outcome:
     errors: str
 
 
-@dataclass
-class Shop:
-    """One checkout under test: its code, its database, its server."""
-
-    label: str
-    code: Path
-    database_url: str
-    port: int
-    server: subprocess.Popen | None = None
-
-    def environment(self, env: dict[str, str]) -> dict[str, str]:
-        return {**env, "DATABASE_URL": self.database_url, "PYTHONPATH": str(self.code),
-                "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING"}
-
-    def cli(self, env: dict[str, str], *args: str) -> str:
-        """`shop-api <args>` of this checkout; what it printed."""
-        done = subprocess.run(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "shop_api.ops.cli", *args], cwd=self.code,
-            env=self.environment(env), capture_output=True, text=True, check=True,
-        )
-        return done.stdout
-
-
 def wrk_command() -> str:
     found = shutil.which("wrk")
     if not found:
@@ -142,11 +119,6 @@ def wrk_command() -> str:
             "(or brew install wrk)"
         )
     return found
-
-
-def baseline_url(database_url: str) -> str:
-    parts = urlsplit(database_url)
-    return urlunsplit(parts._replace(path=parts.path + "_baseline"))
 
 
 async def prepare(shop: Shop, env: dict[str, str], products: int, *, reuse: bool) -> list[int]:
@@ -322,20 +294,6 @@ def run_wrk(base: str, name: str, paths: list[str], connections: int, duration: 
     finally:
         os.unlink(script.name)
     return parse_wrk(name, result.stdout)
-
-
-async def wait_for_server(base: str, server: subprocess.Popen) -> None:
-    async with aiohttp.ClientSession() as session:
-        await wait_until_up(session, base, process=server)
-
-
-def start(shop: Shop, env: dict[str, str]) -> subprocess.Popen:
-    server = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(shop.port)],
-        cwd=shop.code, env=shop.environment(env),
-    )
-    asyncio.run(wait_for_server(f"http://127.0.0.1:{shop.port}", server))
-    return server
 
 
 def measure(shop: Shop, name: str, paths: list[str], connections: int,

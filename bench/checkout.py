@@ -3,6 +3,7 @@
     .venv/bin/python bench/checkout.py                 # local PostgreSQL, shop_bench_checkout
     .venv/bin/python bench/checkout.py --buyers 3000 --concurrency 64 --seconds 30
     .venv/bin/python bench/checkout.py --trace         # also list the checkout's SQL statements
+    .venv/bin/python bench/checkout.py --baseline ../before   # beside another checkout's code
 
 DATABASE_URL picks another database than the default
 postgresql://postgres@127.0.0.1:5432/shop_bench_checkout; it is created if missing and its schema
@@ -15,7 +16,13 @@ until every buyer has checked out or `--seconds` have passed:
 1. spread:      every buyer buys a product of their own (no two checkouts share a row lock);
 2. spread+key:  the same with an Idempotency-Key (claiming and storing the key adds two statements);
 3. hot:         every buyer buys the same product (each checkout waits for the previous one's
-                row lock: the throughput of one product is bounded by how long the lock is held).
+                row lock: the throughput of one product is bounded by how long the lock is held);
+4. spread+shipping+tax: spread, on a shop with a shipping zone of two methods and New York's
+                sales tax, each checkout naming a Brooklyn shipping address (code with issue 13).
+
+With --baseline, that checkout's code gets a database of its own (DATABASE_URL's name plus
+`_baseline`, migrated by its own migrations) and a server of its own, and runs each scenario
+right before this checkout does, so both see the same machine in the same minute.
 
 Tokens are minted with the server's secret, so no bcrypt or login round trip is in the figures.
 """
@@ -27,13 +34,22 @@ import asyncio
 import os
 import statistics
 import subprocess
-import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import aiohttp
 import asyncpg
-from _support import ROOT, fresh_bench_database, percentile, stop_all, wait_until_up
+from _support import (
+    ROOT,
+    Shop,
+    baseline_url,
+    empty_bench_database,
+    ensure_port_free,
+    percentile,
+    start,
+    stop_all,
+)
 
 from shop_api.security import tokens
 from shop_api.settings import Settings
@@ -41,13 +57,20 @@ from shop_api.settings import Settings
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/shop_bench_checkout"
 SECRET_KEY = "bench-checkout-secret-key-0123456789-abcdefghij"
 ADDRESS = {"delivery_address": "1 Bench Street, Loadtown"}
+# Issue 13's checkout: an address to quote shipping and tax for.
+SHIPPING_ADDRESS = {
+    "shipping_address": {
+        "full_name": "Bench Buyer", "line1": "1 Bench Street", "city": "Brooklyn",
+        "region": "NY", "postal_code": "11201", "country": "US",
+    }
+}
 
 
 async def seed(conn: asyncpg.Connection, *, buyers: int, hot: bool) -> list[int]:
     """Fresh tables, `buyers` users each with a one-line cart; returns the user ids."""
     await conn.execute(
-        "TRUNCATE users, products, categories, carts, orders, idempotency_keys, outbox, "
-        "inventory_ledger RESTART IDENTITY CASCADE"
+        "TRUNCATE users, products, product_variants, categories, carts, orders, "
+        "idempotency_keys, outbox, inventory_ledger RESTART IDENTITY CASCADE"
     )
     user_ids = await conn.fetch(
         "INSERT INTO users (email, password_hash, full_name) "
@@ -56,20 +79,45 @@ async def seed(conn: asyncpg.Connection, *, buyers: int, hot: bool) -> list[int]
         buyers,
     )
     products = 1 if hot else buyers
+    # Each product with its one variant (the variants' trigger sets the product's price and
+    # stock); the stock is enough for every buyer.
     await conn.execute(
-        "INSERT INTO products (name, slug, price, stock_quantity) "
-        "SELECT 'Product ' || n, 'product-' || n, 9.99, $2 FROM generate_series(1, $1) AS n",
+        "WITH product AS ("
+        " INSERT INTO products (name, slug, price, stock_quantity)"
+        " SELECT 'Product ' || n, 'product-' || n, 9.99, 0 FROM generate_series(1, $1) AS n"
+        " RETURNING id)"
+        " INSERT INTO product_variants (product_id, title, price, stock_quantity, weight_grams)"
+        " SELECT id, 'Default', 9.99, $2, 400 FROM product",
         products,
         buyers,
     )
     await conn.execute("INSERT INTO carts (user_id) SELECT id FROM users ORDER BY id")
     await conn.execute(
-        "INSERT INTO cart_items (cart_id, product_id, quantity) "
-        "SELECT c.id, CASE WHEN $1 THEN 1 ELSE c.user_id END, 1 FROM carts c",
+        "INSERT INTO cart_items (cart_id, variant_id, quantity) "
+        "SELECT c.id, v.id, 1 FROM carts c "
+        "JOIN product_variants v ON v.product_id = CASE WHEN $1 THEN 1 ELSE c.user_id END",
         hot,
     )
     await conn.execute("ANALYZE")
     return [row["id"] for row in user_ids]
+
+
+async def configure_shipping_and_tax(conn: asyncpg.Connection) -> None:
+    """A shop that ships to the US and charges New York's sales tax (issue 13's tables)."""
+    zone = await conn.fetchval("INSERT INTO shipping_zones (name) VALUES ('US') RETURNING id")
+    await conn.execute(
+        "INSERT INTO shipping_zone_countries (zone_id, country) VALUES ($1, 'US')", zone
+    )
+    await conn.execute(
+        "INSERT INTO shipping_methods (zone_id, name, price, free_over, max_weight_grams,"
+        " min_delivery_days, max_delivery_days) VALUES"
+        " ($1, 'Ground', 7.00, 50.00, 20000, 3, 5), ($1, 'Express', 19.00, NULL, NULL, 1, 2)",
+        zone,
+    )
+    await conn.execute(
+        "INSERT INTO tax_rates (country, region, tax_class, rate, name) VALUES"
+        " ('US', NULL, 'standard', 0, 'US'), ('US', 'NY', 'standard', 0.08875, 'New York')"
+    )
 
 
 async def run_scenario(
@@ -80,6 +128,7 @@ async def run_scenario(
     concurrency: int,
     seconds: float,
     with_key: bool,
+    body: dict = ADDRESS,
 ) -> tuple[list[float], Counter, float]:
     headers = {
         user_id: {
@@ -108,7 +157,7 @@ async def run_scenario(
                 request_headers["Idempotency-Key"] = f"bench-{user_id}"
             started = time.perf_counter()
             async with session.post(
-                f"{base}/api/orders", json=ADDRESS, headers=request_headers
+                f"{base}/api/orders", json=body, headers=request_headers
             ) as response:
                 await response.read()
                 statuses[response.status] += 1
@@ -128,7 +177,7 @@ async def run_scenario(
 def describe(label: str, latencies: list[float], statuses: Counter, wall: float) -> str:
     ok = statuses.get(201, 0)
     return (
-        f"{label:<11} {ok:>6} orders in {wall:6.2f}s = {ok / wall:7.1f} checkouts/s   "
+        f"{label:<24} {ok:>6} orders in {wall:6.2f}s = {ok / wall:7.1f} checkouts/s   "
         f"p50 {percentile(latencies, 0.5) * 1000:6.1f}ms  "
         f"p99 {percentile(latencies, 0.99) * 1000:6.1f}ms  "
         f"mean {statistics.mean(latencies) * 1000:6.1f}ms   statuses {dict(statuses)}"
@@ -142,13 +191,13 @@ async def verify(conn: asyncpg.Connection, *, hot: bool, buyers: int) -> str:
     stock = await conn.fetchval("SELECT sum(stock_quantity) FROM products")
     expected_stock = (buyers if hot else buyers * buyers) - sold
     assert negative == 0 and stock == expected_stock, (negative, stock, expected_stock)
-    return f"            check: {orders} orders, {sold} units sold, stock consistent"
+    return f"{'':<24} check: {orders} orders, {sold} units sold, stock consistent"
 
 
 async def trace_checkout(database_url: str, settings: Settings) -> None:
     """Run keyed checkouts in this process and print the statements of a warm one."""
     from shop_api.db import create_pool
-    from shop_api.domain import orders
+    from shop_api.domain import orders, quotes
     from shop_api.web import idempotency
     from shop_api.web.jsonio import json_response
     from shop_api.web.schemas.orders import order_out
@@ -173,8 +222,12 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
                     conn.add_query_logger(log)
 
             async def place(conn: asyncpg.Connection, user_id: int = user_id):
+                to = await quotes.destination(
+                    conn, user_id=user_id, store_country="US", given={"delivery_address": "x"}
+                )
                 row = await orders.place_order(
-                    conn, user_id=user_id, delivery_address="x", notes="", currency="USD",
+                    conn, user_id=user_id, to=to, shipping_method_id=None, expected_total=None,
+                    notes="", currency="USD", prices_include_tax=False, tax_shipping=True,
                     max_pending_orders=settings.max_pending_orders,
                 )
                 return json_response(order_out(row), status=201)
@@ -196,36 +249,52 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
         print(f"  {number:>2}. {elapsed * 1000:6.2f}ms  {' '.join(first_lines)[:100]}")
 
 
-async def measure(args: argparse.Namespace, database_url: str, settings: Settings) -> None:
-    base = f"http://127.0.0.1:{args.port}"
-    async with aiohttp.ClientSession() as session:
-        await wait_until_up(session, base)
+# (label, one product for every buyer, Idempotency-Key, shipping and tax configured)
+SCENARIOS = [
+    ("spread", False, False, False),
+    ("spread+key", False, True, False),
+    ("hot", True, False, False),
+    ("spread+shipping+tax", False, False, True),
+]
 
-    conn = await asyncpg.connect(database_url)
+
+async def warm_up(shop: Shop, settings: Settings, args: argparse.Namespace) -> None:
+    """Untimed: fills the server's pool and prepares every statement on each connection."""
+    conn = await asyncpg.connect(shop.database_url)
     try:
-        # Untimed: fills the server's pool and prepares every statement on each connection.
         for with_key in (False, True):
             user_ids = await seed(conn, buyers=args.concurrency * 10, hot=False)
             await run_scenario(
-                base, settings, user_ids, concurrency=args.concurrency, seconds=args.seconds,
-                with_key=with_key,
+                f"http://127.0.0.1:{shop.port}", settings, user_ids,
+                concurrency=args.concurrency, seconds=args.seconds, with_key=with_key,
             )
-        for label, hot, with_key in [
-            ("spread", False, False),
-            ("spread+key", False, True),
-            ("hot", True, False),
-        ]:
-            user_ids = await seed(conn, buyers=args.buyers, hot=hot)
-            latencies, statuses, wall = await run_scenario(
-                base,
-                settings,
-                user_ids,
-                concurrency=args.concurrency,
-                seconds=args.seconds,
-                with_key=with_key,
-            )
-            print(describe(label, latencies, statuses, wall), flush=True)
-            print(await verify(conn, hot=hot, buyers=args.buyers), flush=True)
+    finally:
+        await conn.close()
+
+
+async def measure(
+    shop: Shop, settings: Settings, args: argparse.Namespace, scenario: tuple
+) -> str | None:
+    label, hot, with_key, configured = scenario
+    conn = await asyncpg.connect(shop.database_url)
+    try:
+        has_tables = await conn.fetchval("SELECT to_regclass('shipping_zones') IS NOT NULL")
+        if configured and not has_tables:
+            return None  # code from before issue 13: nothing to configure
+        user_ids = await seed(conn, buyers=args.buyers, hot=hot)
+        if has_tables:
+            await conn.execute("TRUNCATE shipping_zones, tax_rates RESTART IDENTITY CASCADE")
+        if configured:
+            await configure_shipping_and_tax(conn)
+        latencies, statuses, wall = await run_scenario(
+            f"http://127.0.0.1:{shop.port}", settings, user_ids,
+            concurrency=args.concurrency, seconds=args.seconds, with_key=with_key,
+            body=SHIPPING_ADDRESS if configured else ADDRESS,
+        )
+        return (
+            describe(f"{shop.label} {label}", latencies, statuses, wall)
+            + "\n" + await verify(conn, hot=hot, buyers=args.buyers)
+        )
     finally:
         await conn.close()
 
@@ -237,36 +306,51 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="time cap per scenario")
     parser.add_argument("--pool", type=int, default=20, help="the server's DB_POOL_MAX")
     parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--baseline", type=Path,
+                        help="a checkout (git worktree) of the code to compare with")
     parser.add_argument("--trace", action="store_true", help="print the checkout's statements")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     settings = Settings(database_url=database_url, secret_key=SECRET_KEY)
-    asyncio.run(fresh_bench_database(database_url))
     env = dict(
         os.environ,
-        DATABASE_URL=database_url,
         SECRET_KEY=SECRET_KEY,
         DB_POOL_MAX=str(args.pool),
-        LOG_LEVEL="WARNING",
         # Checkout alone: the in-process outbox relay would also publish every order.placed
         # row to the configured broker while the clients run.
         RELAY_IN_WEB="false",
     )
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(args.port)],
-        env=env,
-        cwd=ROOT,
-    )
+    shops = [Shop("this", ROOT, database_url, args.port)]
+    if args.baseline is not None:
+        if not (args.baseline / "shop_api").is_dir():
+            raise SystemExit(f"{args.baseline} is not a checkout of shop-api")
+        shops.insert(0, Shop("baseline", args.baseline.resolve(), baseline_url(database_url),
+                             args.port + 1))
+    for shop in shops:
+        ensure_port_free(shop.port)
+        # Each checkout's schema made by its own migrations.
+        asyncio.run(empty_bench_database(shop.database_url))
+        shop.cli(env, "migrate")
+    processes: list[subprocess.Popen] = []
     try:
+        for shop in shops:
+            shop.server = start(shop, env)
+            processes.append(shop.server)
+            asyncio.run(warm_up(shop, settings, args))
         print(
-            f"one web process (pool {args.pool}), {args.buyers} buyers per scenario, "
-            f"{args.concurrency} concurrent clients, {os.cpu_count()} CPUs, "
-            f"client and server on this machine"
+            f"one web process per checkout (pool {args.pool}), {args.buyers} buyers per "
+            f"scenario, {args.concurrency} concurrent clients, {os.cpu_count()} CPUs, "
+            f"client and servers on this machine; each scenario on the baseline right before "
+            f"this checkout"
         )
-        asyncio.run(measure(args, database_url, settings))
+        for scenario in SCENARIOS:
+            for shop in shops:
+                outcome = asyncio.run(measure(shop, settings, args, scenario))
+                if outcome is not None:
+                    print(outcome, flush=True)
     finally:
-        stop_all([server])
+        stop_all(processes)
     if args.trace:
         asyncio.run(trace_checkout(database_url, settings))
 

@@ -80,8 +80,9 @@ SELECT * FROM toggled;
 -- 20 entries of orders_newest_idx); status=pending 7.3 and 8.7 ms (orders_pending_user_idx,
 -- orders_status_newest_idx); one customer's 3,000 orders 2.5 and 2.3 ms.
 WITH matching AS NOT MATERIALIZED (
-    SELECT id, user_id, status, subtotal, total_amount, currency, delivery_address, notes,
-           created_at, updated_at
+    SELECT id, user_id, status, subtotal, discount_total, shipping_total, shipping_tax,
+           tax_total, total_amount, tax_included, currency, delivery_address, shipping_address,
+           shipping_method, discounts, notes, created_at, updated_at
       FROM orders
      WHERE (:user_id::bigint IS NULL OR user_id = :user_id::bigint)
        AND (:status::text IS NULL OR status = :status::text)
@@ -102,8 +103,10 @@ SELECT totals.total, page.*,
 
 -- name: admin_order^
 -- One order of any user, as admin_orders_page shows it.
-SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.delivery_address,
-       o.notes, o.created_at, o.updated_at,
+SELECT o.id, o.user_id, o.status, o.subtotal, o.discount_total, o.shipping_total,
+       o.shipping_tax, o.tax_total, o.total_amount, o.tax_included, o.currency,
+       o.delivery_address, o.shipping_address, o.shipping_method, o.discounts, o.notes,
+       o.created_at, o.updated_at,
        json_build_object('id', u.id, 'email', u.email) AS owner,
        order_items_json(o.id) AS items,
        order_payment_json(o.id) AS payment

@@ -9,60 +9,82 @@ SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
 -- checkouts never deadlock. The product lock makes the "is it still on sale" answer hold until
 -- commit (a soft delete waits), and the stock sum that the trigger writes needs it anyway.
 -- NO KEY UPDATE is the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other
--- carts insert rows that reference these variants while the checkout runs.
+-- carts insert rows that reference these variants while the checkout runs. The columns are
+-- quote_lines' (what the pricing function reads), plus what checkout checks.
 WITH locked_variants AS MATERIALIZED (
     SELECT v.id AS variant_id, v.product_id, v.price, v.is_active, v.stock_quantity,
-           ci.quantity
+           v.weight_grams, ci.quantity
       FROM cart_items ci
       JOIN product_variants v ON v.id = ci.variant_id
      WHERE ci.cart_id = :cart_id
      ORDER BY v.id
        FOR NO KEY UPDATE OF v
 ), locked_products AS MATERIALIZED (
-    SELECT id, is_active
+    SELECT id, is_active, tax_class, category_id
       FROM products
      WHERE id IN (SELECT product_id FROM locked_variants)
      ORDER BY id
        FOR NO KEY UPDATE
 )
 SELECT lv.variant_id, lv.product_id, lv.price, lv.is_active AND lp.is_active AS is_active,
-       lv.stock_quantity, lv.quantity
+       lv.stock_quantity, lv.quantity, lv.weight_grams, lp.tax_class, lp.category_id
   FROM locked_variants lv
   JOIN locked_products lp ON lp.id = lv.product_id
  ORDER BY lv.variant_id;
 
+-- name: quote_lines
+-- The user's cart as the pricing function reads it, without locks: a quote changes nothing,
+-- and checkout prices the rows it locked (checkout_lines), so a quote is what checkout would
+-- charge at this moment.
+SELECT v.id AS variant_id, v.product_id, v.price, v.is_active AND p.is_active AS is_active,
+       v.stock_quantity, ci.quantity, v.weight_grams, p.tax_class, p.category_id
+  FROM carts c
+  JOIN cart_items ci ON ci.cart_id = c.id
+  JOIN product_variants v ON v.id = ci.variant_id
+  JOIN products p ON p.id = v.product_id
+ WHERE c.user_id = :user_id
+ ORDER BY v.id;
+
 -- name: place_order^
 -- Everything checkout writes, in one statement, on variants already locked and checked by
 -- checkout_lines: take the stock, create the order with its snapshots (product name, variant
--- title and SKU, price), record the ledger, the history and the outbox message, and empty the
--- cart. One round trip while the locks are held.
+-- title and SKU, price) and the amounts the pricing function gave (per line, in the order of
+-- variant_ids, and for the order), record the ledger, the history and the outbox message, and
+-- empty the cart. One round trip while the locks are held.
 WITH lines AS (
-    SELECT variant_id, quantity
-      FROM unnest(:variant_ids::bigint[], :quantities::integer[]) AS l (variant_id, quantity)
+    SELECT variant_id, quantity, discount, tax, line_total
+      FROM unnest(:variant_ids::bigint[], :quantities::integer[], :discounts::numeric[],
+                  :taxes::numeric[], :line_totals::numeric[])
+               AS l (variant_id, quantity, discount, tax, line_total)
 ), taken AS (
     UPDATE product_variants v
        SET stock_quantity = v.stock_quantity - lines.quantity
       FROM lines
      WHERE v.id = lines.variant_id
     RETURNING v.id AS variant_id, v.product_id, v.title, v.sku, v.price, lines.quantity,
-              v.stock_quantity AS stock_after
+              lines.discount, lines.tax, lines.line_total, v.stock_quantity AS stock_after
 ), named AS (
     SELECT taken.*, p.name FROM taken JOIN products p ON p.id = taken.product_id
 ), placed AS (
-    INSERT INTO orders (user_id, subtotal, total_amount, currency, delivery_address, notes)
-    SELECT :user_id::bigint, sum(price * quantity), sum(price * quantity), :currency::text,
-           :delivery_address::text, :notes::text
-      FROM taken
-    RETURNING id, status, subtotal, total_amount, currency, delivery_address, notes,
-              created_at, updated_at
+    INSERT INTO orders (user_id, subtotal, discount_total, shipping_total, shipping_tax,
+                        tax_total, total_amount, tax_included, currency, delivery_address,
+                        shipping_address, shipping_method, discounts, notes)
+    VALUES (:user_id::bigint, :subtotal::numeric, :discount_total::numeric,
+            :shipping_total::numeric, :shipping_tax::numeric, :tax_total::numeric,
+            :total_amount::numeric, :tax_included::boolean, :currency::text,
+            :delivery_address::text, :shipping_address::jsonb, :shipping_method::jsonb,
+            :order_discounts::jsonb, :notes::text)
+    RETURNING id, status, subtotal, discount_total, shipping_total, shipping_tax, tax_total,
+              total_amount, tax_included, currency, delivery_address, shipping_address,
+              shipping_method, discounts, notes, created_at, updated_at
 ), items AS (
     INSERT INTO order_items (order_id, product_id, variant_id, product_name, variant_title, sku,
-                             quantity, price_at_purchase)
+                             quantity, price_at_purchase, discount, tax, line_total)
     SELECT placed.id, named.product_id, named.variant_id, named.name, named.title, named.sku,
-           named.quantity, named.price
+           named.quantity, named.price, named.discount, named.tax, named.line_total
       FROM placed CROSS JOIN named
     RETURNING product_id, variant_id, product_name, variant_title, sku, quantity,
-              price_at_purchase
+              price_at_purchase, discount, tax, line_total
 ), ledger AS (
     INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after, order_id,
                                   actor_id)
@@ -79,7 +101,7 @@ WITH lines AS (
     DELETE FROM cart_items WHERE cart_id = :cart_id::bigint
 )
 SELECT placed.*,
-       -- The shape of order_items_json (0018).
+       -- The shape of order_items_json (0023); the function cannot see this statement's rows.
        (SELECT json_agg(
                    json_build_object(
                        'product_id', product_id,
@@ -89,7 +111,9 @@ SELECT placed.*,
                        'sku', sku,
                        'quantity', quantity,
                        'price_at_purchase', price_at_purchase::text,
-                       'line_total', round(price_at_purchase * quantity, 2)::text
+                       'discount', discount::text,
+                       'tax', tax::text,
+                       'line_total', line_total::text
                    )
                    ORDER BY product_id, variant_id
                )
@@ -98,8 +122,10 @@ SELECT placed.*,
 
 -- name: order_detail^
 -- One order with its items; user_id NULL reads any user's order (admin views).
-SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.delivery_address,
-       o.notes, o.created_at, o.updated_at,
+SELECT o.id, o.user_id, o.status, o.subtotal, o.discount_total, o.shipping_total,
+       o.shipping_tax, o.tax_total, o.total_amount, o.tax_included, o.currency,
+       o.delivery_address, o.shipping_address, o.shipping_method, o.discounts, o.notes,
+       o.created_at, o.updated_at,
        -- Functions of migration 0009, shared by every query that shows an order.
        order_items_json(o.id) AS items, order_payment_json(o.id) AS payment
   FROM orders o
@@ -118,8 +144,9 @@ SELECT o.id, o.user_id, o.status, o.subtotal, o.total_amount, o.currency, o.deli
 -- 1.6 ms before, 2.1 after; page 100: 22 and 16 ms; a customer with 2 orders: 0.5 and 0.6 ms.
 -- One round trip and one plan fewer a request.
 WITH matching AS NOT MATERIALIZED (
-    SELECT id, status, subtotal, total_amount, currency, delivery_address, notes,
-           created_at, updated_at
+    SELECT id, status, subtotal, discount_total, shipping_total, shipping_tax, tax_total,
+           total_amount, tax_included, currency, delivery_address, shipping_address,
+           shipping_method, discounts, notes, created_at, updated_at
       FROM orders
      WHERE user_id = :user_id
        AND (:status::text IS NULL OR status = :status)

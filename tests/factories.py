@@ -218,8 +218,9 @@ async def create_order(db, user_id: int, lines: list[tuple[int, int]], *, status
     for product_id, quantity in lines:
         await db.execute(
             "INSERT INTO order_items (order_id, product_id, product_name, quantity, "
-            "price_at_purchase, variant_id, variant_title, sku) "
-            "SELECT $1, p.id, p.name, $3, $4::numeric, v.id, v.title, v.sku "
+            "price_at_purchase, line_total, variant_id, variant_title, sku) "
+            "SELECT $1, p.id, p.name, $3, $4::numeric, $4::numeric * $3::integer, v.id, v.title,"
+            " v.sku "
             "FROM products p JOIN LATERAL (SELECT * FROM product_variants WHERE product_id = p.id"
             " ORDER BY position, id LIMIT 1) v ON true WHERE p.id = $2",
             order_id, product_id, quantity, price,
@@ -300,3 +301,106 @@ async def create_product_in_variants(db, variants: list[tuple[dict[str, str], st
     await db.execute("UPDATE products SET options = $2::text::jsonb WHERE id = $1",
                      product_id, json.dumps(declared))
     return product_id
+
+
+# -- shipping, tax and quotes (issue 13), configured through the admin API as a merchant would --
+
+BERLIN = {
+    "full_name": "Erika Mustermann",
+    "line1": "Unter den Linden 1",
+    "city": "Berlin",
+    "postal_code": "10117",
+    "country": "DE",
+}
+BROOKLYN = {
+    "full_name": "Jane Doe",
+    "line1": "1 Main Street",
+    "city": "Brooklyn",
+    "region": "NY",
+    "postal_code": "11201",
+    "country": "US",
+}
+
+
+async def _admin_post(client, admin, path: str, body: dict) -> dict:
+    response = await client.post(path, json=body, headers=admin.headers)
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def zone(client, admin, name: str, countries: list[str]) -> dict:
+    return await _admin_post(
+        client, admin, "/api/admin/shipping-zones", {"name": name, "countries": countries}
+    )
+
+
+async def method(client, admin, zone_id: int, name: str, price: str, **more) -> dict:
+    body = {"name": name, "price": price, "min_delivery_days": 1, "max_delivery_days": 3, **more}
+    return await _admin_post(client, admin, f"/api/admin/shipping-zones/{zone_id}/methods", body)
+
+
+async def tax_rate(client, admin, country: str, rate: str, *, region=None, tax_class="standard"):
+    return await _admin_post(
+        client,
+        admin,
+        "/api/admin/tax-rates",
+        {
+            "country": country,
+            "region": region,
+            "tax_class": tax_class,
+            "rate": rate,
+            "name": f"{country} {region or ''} {tax_class}".strip(),
+        },
+    )
+
+
+async def quote(client, buyer, body: dict | None = None):
+    return await client.post("/api/cart/quote", json=body or {}, headers=buyer.headers)
+
+
+async def quoted(client, buyer, body: dict | None = None) -> dict:
+    response = await quote(client, buyer, body)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def placed(client, buyer, body: dict) -> dict:
+    response = await checkout(client, buyer, body)
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+def same_money(order: dict, quote_body: dict) -> None:
+    """The order charges what the quote said, line by line and in total."""
+    assert order["subtotal"] == quote_body["subtotal"]
+    assert order["discount_total"] == quote_body["discount_total"]
+    assert order["shipping_total"] == quote_body["shipping_total"]
+    assert order["tax_total"] == quote_body["tax_total"]
+    assert order["total_amount"] == quote_body["total"]
+    assert order["tax_included"] == quote_body["tax_included"]
+    by_variant = {item["variant_id"]: item for item in order["items"]}
+    for line in quote_body["items"]:
+        item = by_variant[line["variant_id"]]
+        assert (item["discount"], item["tax"], item["line_total"]) == (
+            line["discount"],
+            line["tax"],
+            line["total"],
+        )
+
+
+def adds_up(body: dict, *, total_key: str, line_total_key: str) -> None:
+    """Lines add up to the totals, and the totals to what is charged."""
+    lines = body["items"]
+    cents = lambda text: Decimal(text)  # noqa: E731 - exact decimals, never floats
+    assert sum(cents(line[line_total_key]) for line in lines) + cents(
+        body["shipping_total"]
+    ) + (Decimal(0) if body["tax_included"] else cents(body["shipping_tax"])) == cents(
+        body[total_key]
+    )
+    assert sum(cents(line["tax"]) for line in lines) + cents(body["shipping_tax"]) == cents(
+        body["tax_total"]
+    )
+    added = Decimal(0) if body["tax_included"] else cents(body["tax_total"])
+    assert cents(body["subtotal"]) - cents(body["discount_total"]) + cents(
+        body["shipping_total"]
+    ) + added == cents(body[total_key])

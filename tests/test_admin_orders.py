@@ -53,7 +53,7 @@ async def test_every_users_orders_newest_first_with_their_owner(client, db, sett
     assert newest == {**third, "user": {"id": ann.id, "email": "ann@example.com"}}
     assert newest["items"] == [
         {"product_id": mug, "product_name": "Mug", "quantity": 3,
-         "price_at_purchase": "19.99", "line_total": "59.97",
+         "price_at_purchase": "19.99", "discount": "0.00", "tax": "0.00", "line_total": "59.97",
          "variant_id": await variant_of(db, mug), "variant_title": "Default", "sku": None}
     ]
     assert body["items"][1]["user"] == {"id": ben.id, "email": "ben@example.com"}

@@ -237,7 +237,7 @@ async def test_tax_rates_are_added_changed_filtered_and_removed_with_forms(clien
     [
         ({"rate": "19"}, "Rate: Not a valid rate"),
         ({"rate": "1"}, "Rate: Not a valid rate"),
-        ({"rate": "0.12345"}, "Rate: Not a valid rate"),
+        ({"rate": "0.1234567"}, "Rate: Not a valid rate"),
         ({"country": "XX"}, "Country: “XX” is not an ISO 3166-1 alpha-2 country code."),
         ({"tax_class": "luxury"}, "Tax class: Must be one of"),
         ({"name": ""}, "Name: Must not be blank."),

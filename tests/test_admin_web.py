@@ -611,8 +611,8 @@ async def test_an_order_page_names_each_lines_variant(client, db, shop, signed_i
     order_id = await create_order(db, shop["customer"], [(shirt, 2)])
     await db.execute(
         "INSERT INTO order_items (order_id, product_id, product_name, quantity, "
-        "price_at_purchase, variant_id, variant_title, sku) "
-        "VALUES ($1, $2, 'Linen Shirt', 1, 10, $3, 'M', 'LINEN-M')",
+        "price_at_purchase, line_total, variant_id, variant_title, sku) "
+        "VALUES ($1, $2, 'Linen Shirt', 1, 10, 10, $3, 'M', 'LINEN-M')",
         order_id, shirt, medium,
     )
     # The lines are snapshots: a later rename of the variant does not change them.

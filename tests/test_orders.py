@@ -56,15 +56,26 @@ async def test_checkout_places_a_pending_order(client, db, settings):
         "items": [
             {"product_id": mug, "variant_id": await variant_of(db, mug),
              "variant_title": "Default", "sku": None, "product_name": "Mug", "quantity": 2,
-             "price_at_purchase": "19.99", "line_total": "39.98"},
+             "price_at_purchase": "19.99", "discount": "0.00", "tax": "0.00",
+             "line_total": "39.98"},
             {"product_id": pen, "variant_id": await variant_of(db, pen),
              "variant_title": "Default", "sku": None, "product_name": "Pen", "quantity": 4,
-             "price_at_purchase": "0.50", "line_total": "2.00"},
+             "price_at_purchase": "0.50", "discount": "0.00", "tax": "0.00",
+             "line_total": "2.00"},
         ],
+        # A shop with no shipping zones, tax rates or promotions charges the lines alone.
         "subtotal": "41.98",
+        "discount_total": "0.00",
+        "shipping_total": "0.00",
+        "shipping_tax": "0.00",
+        "tax_total": "0.00",
         "total_amount": "41.98",
+        "tax_included": False,
         "currency": "USD",
         "delivery_address": ADDRESS["delivery_address"],
+        "shipping_address": None,
+        "shipping_method": None,
+        "discounts": [],
         "notes": "Leave at the door",
         "payment": None,
         "created_at": order["created_at"],
@@ -206,7 +217,8 @@ async def test_order_items_are_snapshots(client, db, settings):
             {"product_id": product, "variant_id": await variant_of(db, product),
              "variant_title": "Default", "sku": None, "product_name": "Original name",
              "quantity": 2,
-             "price_at_purchase": "12.50", "line_total": "25.00"}
+             "price_at_purchase": "12.50", "discount": "0.00", "tax": "0.00",
+             "line_total": "25.00"}
         ]
         assert seen["total_amount"] == "25.00"
     assert detail == order

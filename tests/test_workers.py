@@ -12,14 +12,21 @@ from decimal import Decimal
 import dramatiq
 import pytest
 from factories import (
+    BROOKLYN,
     assert_problem,
     create_account,
     create_product,
     eventually,
     fill_cart,
+    method,
     move_through,
     place_order,
+    placed,
+    quoted,
     ready,
+    same_money,
+    tax_rate,
+    zone,
 )
 from smtp_server import SmtpServer
 
@@ -656,3 +663,71 @@ async def test_a_deleted_account_is_sent_only_the_cancellations_of_its_deletion(
     assert mailbox.messages[0]["To"] == "shopper@example.com"
     text = mailbox.messages[0].get_body(preferencelist=("plain",)).get_content()
     assert "You were not charged" in text
+
+
+# -- "Done when": the quote, the order, the payment and the receipt email agree ---------------
+
+
+def _body_text(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+async def test_quote_order_payment_refund_and_emails_carry_one_total(
+    client, db, admin, customer, pool, worker, relay
+):
+    mailbox = worker
+    usa = await zone(client, admin, "United States", ["US"])
+    await method(client, admin, usa["id"], "Ground", "7.00")
+    await tax_rate(client, admin, "US", "0.08875", region="NY")
+    mug = await create_product(db, name="Blue Mug", price="12.99", stock=10)
+    await fill_cart(client, customer, (mug, 3))
+    the_quote = await quoted(client, customer, {"shipping_address": BROOKLYN})
+    order = await placed(
+        client, customer, {"shipping_address": BROOKLYN, "expected_total": the_quote["total"]}
+    )
+    same_money(order, the_quote)
+
+    paid = await client.post(
+        "/api/payments/process",
+        json={"order_id": order["id"], "payment_token": "tok_visa"},
+        headers=customer.headers,
+    )
+    payment = await paid.json()
+
+    async def receipt():
+        found = [m for m in mailbox.messages if str(m["Subject"]).startswith("Receipt")]
+        return found[0] if found else None
+
+    message = await eventually(receipt, pool=pool, relay=relay)
+    text = _body_text(message)
+    for line in (
+        "Subtotal: 38.97 USD",
+        "Shipping (Ground): 7.00 USD",
+        "Tax: 4.08 USD",
+        "Total: 50.05 USD",
+        "payment of 50.05 USD",
+    ):
+        assert line in text, line
+    confirmation = next(m for m in mailbox.messages if "confirmed" in str(m["Subject"]))
+    assert "Total: 50.05 USD" in _body_text(confirmation)
+    assert "Brooklyn" in _body_text(confirmation)
+
+    # Cancelling the paid order refunds exactly what was charged.
+    cancelled = await client.post(f"/api/orders/{order['id']}/cancel", headers=customer.headers)
+    assert cancelled.status == 200
+
+    async def refunded():
+        row = await db.fetchrow(
+            "SELECT status, amount FROM payments WHERE id = $1", payment["id"]
+        )
+        return row if row["status"] == "refunded" else None
+
+    await eventually(refunded, pool=pool, relay=relay)
+    # What the gateway was asked for: one charge and one refund, both of the order's total.
+    operations = await db.fetch(
+        "SELECT operation, amount FROM sandbox_gateway_operations ORDER BY created_at"
+    )
+    assert [(op["operation"], op["amount"]) for op in operations] == [
+        ("charge", Decimal("50.05")),
+        ("refund", Decimal("50.05")),
+    ]

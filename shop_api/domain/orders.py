@@ -7,10 +7,9 @@ from decimal import Decimal
 import asyncpg
 
 from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
-from shop_api.domain import order_status, outbox, topics
-from shop_api.domain.limits import MAX_MONEY
+from shop_api.domain import order_status, outbox, quotes, topics
 from shop_api.domain.stock_errors import insufficient_stock, product_unavailable, shortage
-from shop_api.errors import Conflict, NotFound, Unprocessable, ValidationFailed
+from shop_api.errors import Conflict, NotFound, Unprocessable
 
 
 class TooManyPendingOrders(Conflict):
@@ -21,9 +20,13 @@ async def place_order(
     conn: asyncpg.Connection,
     *,
     user_id: int,
-    delivery_address: str,
+    to: quotes.Destination,
+    shipping_method_id: int | None,
+    expected_total: Decimal | None,
     notes: str,
     currency: str,
+    prices_include_tax: bool,
+    tax_shipping: bool,
     max_pending_orders: int,
 ) -> asyncpg.Record:
     """Turn the user's cart into a pending order, in the caller's transaction or a new one.
@@ -31,10 +34,11 @@ async def place_order(
     Locks the cart; refuses a user who already holds `max_pending_orders` pending orders (409
     `too_many_pending_orders`). Then locks the cart's variants in id order and their products
     in id order; refuses withdrawn products or variants (409 `product_unavailable`) and short
-    stock (409 `insufficient_stock`, every short line listed)
+    stock (409 `insufficient_stock`, every short line listed), then prices the locked lines
+    (422 `shipping_unavailable`; 409 `total_changed` when the client expected another total)
     before writing anything, so a refusal changes nothing. Then one statement takes the stock,
-    writes the order with today's prices, the ledger, the history, the `order.placed` outbox
-    row, and empties the cart.
+    writes the order with today's prices and every amount of the quote, the ledger, the
+    history, the `order.placed` outbox row, and empties the cart.
     """
     async with atomic(conn):
         cart_id = await queries.checkout_lock_cart(conn, user_id=user_id)
@@ -66,20 +70,39 @@ async def place_order(
         ]
         if short:
             raise insufficient_stock(short)
-        total = sum((line["price"] * line["quantity"] for line in lines), Decimal(0))
-        if total > MAX_MONEY:
-            raise ValidationFailed(
-                {"items": [f"An order can total at most {MAX_MONEY}; this cart is {total}."]},
-                detail="The order is too large.",
-            )
+        quote = await quotes.price_lines(
+            conn,
+            lines,
+            to=to,
+            shipping_method_id=shipping_method_id,
+            prices_include_tax=prices_include_tax,
+            tax_shipping=tax_shipping,
+        )
+        quotes.check_expected_total(quote, expected_total, currency)
+        money = quotes.money
+        method = quote.shipping_method
         return await queries.place_order(
             conn,
             cart_id=cart_id,
             user_id=user_id,
-            variant_ids=[line["variant_id"] for line in lines],
-            quantities=[line["quantity"] for line in lines],
+            # The quote's lines are checkout_lines' rows, in their (variant id) order.
+            variant_ids=[line.variant_id for line in quote.lines],
+            quantities=[line.quantity for line in quote.lines],
+            discounts=[money(line.discount) for line in quote.lines],
+            taxes=[money(line.tax) for line in quote.lines],
+            line_totals=[money(line.total) for line in quote.lines],
+            subtotal=money(quote.subtotal),
+            discount_total=money(quote.discount_total),
+            shipping_total=money(quote.shipping_total),
+            shipping_tax=money(quote.shipping_tax),
+            tax_total=money(quote.tax_total),
+            total_amount=money(quote.total),
+            tax_included=quote.tax_included,
             currency=currency,
-            delivery_address=delivery_address,
+            delivery_address=to.text,
+            shipping_address=to.address,
+            shipping_method=None if method is None else {"id": method.id, "name": method.name},
+            order_discounts=quotes.discounts_json(quote),
             notes=notes,
             # The one outbox row not written by outbox.publish: the statement writes it beside
             # the order (whose id it needs) in the one round trip made while the stock locks

@@ -19,12 +19,14 @@ _NO_RATE = Decimal("0")
 
 async def rates_for(conn: Queryable, *, country: str, region: str | None) -> dict[str, Decimal]:
     """The rate of every tax class for a destination: that of (country, region), else that of
-    (country, no region), else 0. One round trip; the region is matched regardless of case,
-    and a blank region is none."""
+    (country, no region), else 0. One round trip; the region is matched regardless of case and
+    of its country prefix ("US-CA" is "CA"), and a blank region is none."""
+    country = country.strip().upper()
     region = region.strip() if region is not None else None
-    rows = await fetch_all(
-        queries.tax_rates_for(conn, country=country.strip().upper(), region=region or None)
-    )
+    # An ISO 3166-2 code ("US-CA") and the bare subdivision ("CA") name one region.
+    if region and region.upper().startswith(f"{country}-"):
+        region = region[len(country) + 1 :]
+    rows = await fetch_all(queries.tax_rates_for(conn, country=country, region=region or None))
     found = {row["tax_class"]: row["rate"] for row in rows}
     return {tax_class: found.get(tax_class, _NO_RATE) for tax_class in TAX_CLASSES}
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from shop_api.domain import cart
+from shop_api.domain import cart, quotes
 from shop_api.web.endpoint import USER, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
 from shop_api.web.schemas.cart import CartItemIn, CartItemUpdateIn, CartOut, cart_out
+from shop_api.web.schemas.quotes import QuoteIn, QuoteOut
 
 routes = web.RouteTableDef()
 TAG = "Cart"
@@ -111,3 +112,41 @@ async def clear_cart(
 ) -> web.Response:
     await cart.clear(conn, user_id=user["id"])
     return web.Response(status=204)
+
+
+@routes.post("/api/cart/quote")
+@routes.post("/api/cart/quote/")
+@endpoint(
+    summary="What your cart costs delivered somewhere",
+    description=(
+        "Lines, discounts, shipping and tax, exactly as a checkout with the same destination "
+        "and method would charge them now; changes nothing. The destination is `address_id`, "
+        "a `shipping_address`, or a bare `country` (+ `region`); none means STORE_COUNTRY, as "
+        "a Release 1 free-text checkout is charged. `shipping_methods` lists what serves the "
+        "destination and this cart (its weight, its subtotal for free shipping), cheapest "
+        "first; with no shipping zones configured shipping is free and the list is empty. "
+        "422 `cart_empty`, 422 `shipping_unavailable` when zones exist but none serves the "
+        "destination (or the method named does not), 404 for an address that is not yours."
+    ),
+    tag=TAG,
+    access=USER,
+    body=QuoteIn,
+    response=QuoteOut,
+    errors=(404, 422),
+)
+async def quote_cart(
+    request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
+) -> web.Response:
+    settings = request.app[settings_key]
+    to = await quotes.destination(
+        conn, user_id=user["id"], store_country=settings.store_country, given=body
+    )
+    quote = await quotes.quote_cart(
+        conn,
+        user_id=user["id"],
+        to=to,
+        shipping_method_id=body.get("shipping_method_id"),
+        prices_include_tax=settings.prices_include_tax,
+        tax_shipping=settings.tax_shipping,
+    )
+    return json_response(quotes.quote_json(quote, settings.default_currency))

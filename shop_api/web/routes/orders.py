@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from shop_api.domain import orders
+from shop_api.domain import orders, quotes
 from shop_api.web.endpoint import USER, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -21,8 +21,13 @@ TAG = "Orders"
 @endpoint(
     summary="Check out: turn your cart into an order",
     description=(
-        "One transaction: the stock is checked and taken under row locks, today's prices are "
-        "kept on the order, and the cart is emptied. 422 `cart_empty`; 409 "
+        "One transaction: the stock is checked and taken under row locks, the cart is priced "
+        "as `POST /api/cart/quote` prices it (lines, discounts, shipping, tax), every amount "
+        "is kept on the order, and the cart is emptied. The destination is exactly one of "
+        "`address_id`, `shipping_address` or the Release 1 `delivery_address` (free text, "
+        "shipped as STORE_COUNTRY). 422 `cart_empty`; 422 `shipping_unavailable` when shipping "
+        "zones exist and no method (or not the one named) serves the destination; 409 "
+        "`total_changed` with the new quote in `errors.quote` when `expected_total` differs; 409 "
         "`insufficient_stock` or `product_unavailable` with every affected item in "
         "`errors.items` (nothing changes); 409 `too_many_pending_orders` while you hold "
         "`MAX_PENDING_ORDERS` (default 5) unpaid orders. An order not paid within "
@@ -34,19 +39,26 @@ TAG = "Orders"
     body=CheckoutIn,
     response=OrderOut,
     status=201,
-    errors=(409, 422),
+    errors=(404, 409, 422),
     idempotent=True,
 )
 async def checkout(
     request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
 ) -> web.Response:
     settings = request.app[settings_key]
+    to = await quotes.destination(
+        conn, user_id=user["id"], store_country=settings.store_country, given=body
+    )
     row = await orders.place_order(
         conn,
         user_id=user["id"],
-        delivery_address=body["delivery_address"],
+        to=to,
+        shipping_method_id=body.get("shipping_method_id"),
+        expected_total=body.get("expected_total"),
         notes=body["notes"],
         currency=settings.default_currency,
+        prices_include_tax=settings.prices_include_tax,
+        tax_shipping=settings.tax_shipping,
         max_pending_orders=settings.max_pending_orders,
     )
     return json_response(order_out(row), status=201)

@@ -14,7 +14,6 @@ from marshmallow import Schema, ValidationError, fields, post_load
 from shop_api.domain.countries import subdivision_codes
 from shop_api.web.schemas.common import CountryCode, JsonBoolean, StrictSchema, shaped
 
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_CLASS = r"\u0000-\u001f\u007f"
 _ONE_LINE = rf"^[^{_CONTROL_CLASS}]*$"
@@ -139,8 +138,9 @@ class AddressIn(ShippingAddressIn):
     )
 
 
-class AddressOut(Schema):
-    id = fields.Integer(required=True)
+class ShippingAddressOut(Schema):
+    """An address as an order keeps it (a snapshot of the book's entry or of the body)."""
+
     full_name = fields.String(required=True)
     company = fields.String(required=True, allow_none=True)
     line1 = fields.String(required=True)
@@ -150,6 +150,10 @@ class AddressOut(Schema):
     postal_code = fields.String(required=True, allow_none=True)
     country = fields.String(required=True, metadata={"example": "DE"})
     phone = fields.String(required=True, allow_none=True)
+
+
+class AddressOut(ShippingAddressOut):
+    id = fields.Integer(required=True)
     is_default = fields.Boolean(required=True)
 
 

@@ -142,15 +142,6 @@ def QueryFlag(description: str) -> fields.Boolean:  # noqa: N802
     return fields.Boolean(truthy={"true"}, falsy={"false"}, metadata={"description": description})
 
 
-class JsonBoolean(fields.Boolean):
-    """`true` or `false` in a JSON body; never 1, "true" or "yes", which Boolean would take."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
 def _at_most_two_places(value: Decimal) -> None:
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):

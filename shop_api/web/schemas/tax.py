@@ -13,9 +13,9 @@ from shop_api.web.schemas.common import (
     PaginationQuery,
     RateInput,
     RateOutput,
-    rate_text,
     StrictSchema,
     page_of,
+    rate_text,
     shaped,
 )
 
