@@ -76,11 +76,17 @@ WITH catalog AS MATERIALIZED (
      CROSS JOIN catalog
      CROSS JOIN LATERAL generate_series(1, 1 + o.id % 4) AS k
 )
-INSERT INTO order_items (order_id, product_id, product_name, quantity, price_at_purchase)
-SELECT picks.order_id, p.id, p.name, 1 + (picks.order_id + picks.k) % 3, p.price
+INSERT INTO order_items (order_id, product_id, variant_id, product_name, variant_title, sku,
+                         quantity, price_at_purchase, line_total)
+SELECT picks.order_id, p.id, v.id, p.name, v.title, v.sku, q.quantity, v.price,
+       v.price * q.quantity
   FROM picks
   JOIN products p ON p.id = picks.product_id
-    ON CONFLICT (order_id, product_id) DO NOTHING
+  -- Each product's first variant: what a Release 1 order of it became (0018).
+  JOIN LATERAL (SELECT id, title, sku, price FROM product_variants
+                 WHERE product_id = p.id ORDER BY position, id LIMIT 1) AS v ON true
+ CROSS JOIN LATERAL (SELECT 1 + (picks.order_id + picks.k) % 3 AS quantity) AS q
+    ON CONFLICT (order_id, variant_id) DO NOTHING
 """
 
 TOTALS_SQL = """
