@@ -57,9 +57,7 @@ matching AS NOT MATERIALIZED (
                                             FROM jsonb_each(:option_variants::jsonb) AS f (name, vals)
                                            WHERE (f.vals ? (v.options ->> f.name)) IS NOT TRUE)))
 )
-SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
-       -- Per page row only (0019): an index probe each.
-       product_images_json(page.id) AS images
+SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
        -- active product; with the request's values the planner keeps only one branch.
        -- With an option filter the count is two: the products whose option values fit the
@@ -85,8 +83,8 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
                END AS total) AS totals
   LEFT JOIN LATERAL (
         SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
-               m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
-               m.rating_count, m.rating_average, m.created_at, m.updated_at,
+               m.stock_quantity, m.sku, m.image_url, m.images, m.options, m.variant_count,
+               m.category_id, m.rating_count, m.rating_average, m.created_at, m.updated_at,
                CASE WHEN :sort::text = 'relevance'
                     THEN ts_rank(m.search_vector, product_search_query(:search::text))
                END AS by_rank,
@@ -116,9 +114,9 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug,
 -- there is no such active product. The variants are built once, for the product row, and
 -- repeated on its (up to five) review rows.
 SELECT p.id, p.name, p.slug, p.description, p.price, p.price_max, p.currency,
-       p.stock_quantity, p.sku, p.image_url, p.options, p.variant_count, p.category_id,
-       c.name AS category_name, c.slug AS category_slug, p.rating_count, p.rating_average,
-       p.created_at, p.updated_at, product_images_json(p.id) AS images, pv.variants,
+       p.stock_quantity, p.sku, p.image_url, p.images, p.options, p.variant_count,
+       p.category_id, c.name AS category_name, c.slug AS category_slug, p.rating_count,
+       p.rating_average, p.created_at, p.updated_at, pv.variants,
        -- Each review as sql/reviews.sql reads one.
        r.id AS review_id, r.product_id AS review_product_id, r."user" AS review_user,
        r.rating AS review_rating, r.title AS review_title, r.comment AS review_comment,
