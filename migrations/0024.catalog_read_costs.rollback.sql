@@ -1,3 +1,5 @@
+DROP FUNCTION product_fits_options(jsonb, jsonb[], jsonb[], jsonb[]);
+
 DROP TRIGGER product_images_truncated ON product_images;
 DROP TRIGGER product_images_deleted ON product_images;
 DROP TRIGGER product_images_updated ON product_images;

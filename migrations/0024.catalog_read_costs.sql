@@ -1,12 +1,16 @@
--- A product's images on its own row (products.images, kept by triggers on product_images as
--- 0018 keeps the price range and stock), so a list page, a detail and the recommendations
--- read them with the product instead of one probe of product_images per product.
--- Measured on 100,000 products, backend CPU per list page of 20: 0.87-0.95 ms calling 0019's
+-- What a product list, a detail and the recommendations cost to plan and to run (issue 12's
+-- benchmark; bench/README.md has the figures).
+-- depends: 0020.facets
+
+-- 1. A product's images on its own row (products.images, kept by triggers on product_images
+-- as 0018 keeps the price range and stock), so a list page, a detail and the recommendations
+-- read them with the product instead of one probe of product_images per product. Measured on
+-- 100,000 products, backend CPU per list page of 20: 0.87-0.95 ms calling 0019's
 -- product_images_json() per row (PostgreSQL cannot inline it: it planned the function's body
 -- again at every execution of the page query, then ran an executor per row), 0.77-0.84 ms
--- with the same probe written inline (a lateral subquery, still an aggregate and an index
--- probe per row), 0.60-0.69 ms reading the column; a detail 0.21-0.25 ms, 0.12 ms.
--- depends: 0020.facets
+-- with the same probe written inline (a lateral subquery: still an aggregate and an index
+-- probe per row, and more to plan), 0.56-0.74 ms reading the column; a detail 0.21-0.25 ms,
+-- 0.17 ms.
 
 -- json, not jsonb: it is answered as written, keys in product_images_json's order.
 ALTER TABLE products ADD COLUMN images json NOT NULL DEFAULT '[]';
@@ -56,3 +60,19 @@ CREATE TRIGGER product_images_deleted
 CREATE TRIGGER product_images_truncated
     AFTER TRUNCATE ON product_images
     FOR EACH STATEMENT EXECUTE FUNCTION product_images_changed();
+
+-- 2. The option filter's product-level test (sql/products.sql, list_products), as one call
+-- instead of three conditions. The list is planned with each request's values, and the
+-- planner copies the filtered products' subquery into each place that reads it (the count,
+-- twice, and the page) before folding away the filters a request does not use: a call is
+-- less to copy than its expansion. When called, PostgreSQL inlines it (a SQL function of one
+-- expression, not STRICT, IMMUTABLE), so the GIN index of 0018 and the btree of 0020 still see
+-- `option_values @> ANY (...)`. Each argument is an array of containers for one option name:
+-- {"Size": ["M"]} or {"Size": ["L"]}; option_1 is never NULL (callers test it first).
+CREATE FUNCTION product_fits_options(option_values jsonb, option_1 jsonb[], option_2 jsonb[],
+                                     option_3 jsonb[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT option_values @> ANY (option_1)
+       AND (option_2 IS NULL OR option_values @> ANY (option_2))
+       AND (option_3 IS NULL OR option_values @> ANY (option_3))
+$$;
