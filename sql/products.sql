@@ -46,7 +46,7 @@ matching AS NOT MATERIALIZED (
        -- are a BitmapAnd); product_fits_options (0024) is those tests, inlined when planned.
        -- What option_values says is exact for one name; with two or more, one active variant
        -- must have them all, so the variants of what the index kept are read too.
-       -- Sql/facets.sql spells this filter the same way.
+       -- Sql/facets.sql spells the same tests out.
        AND (:option_1::jsonb[] IS NULL
             OR product_fits_options(p.option_values, :option_1::jsonb[], :option_2::jsonb[],
                                     :option_3::jsonb[]))
