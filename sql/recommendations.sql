@@ -75,11 +75,10 @@ WITH target AS (
 ), ranked AS (
     SELECT DISTINCT ON (id) id, tier, weight FROM candidates ORDER BY id, tier
 )
--- The images of the ten chosen only (0019), as list_products reads a page's.
-SELECT top.*, product_images_json(top.id) AS images
+SELECT top.*
   FROM (SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
-               m.stock_quantity, m.sku, m.image_url, m.options, m.variant_count, m.category_id,
-               c.name AS category_name, c.slug AS category_slug, m.rating_count,
+               m.stock_quantity, m.sku, m.image_url, m.images, m.options, m.variant_count,
+               m.category_id, c.name AS category_name, c.slug AS category_slug, m.rating_count,
                m.rating_average, m.created_at, m.updated_at, m.tax_class, ranked.tier,
                ranked.weight
           FROM ranked

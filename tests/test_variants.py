@@ -722,6 +722,28 @@ async def test_concurrent_image_replacements_leave_one_of_them(client, admin, db
     assert (await summary(db, shirt["id"]))["image_url"] == stored[0]
 
 
+async def test_images_written_in_sql_are_answered_too(client, admin, db):
+    # The answers read the images kept on the product's row (0024): any write to
+    # product_images, not only the routes', keeps them current.
+    shirt = await create_shirt(client, admin)  # front ("Front"), back
+    await db.execute(
+        "UPDATE product_images SET alt = 'Back' WHERE product_id = $1 AND position = 1",
+        shirt["id"])
+    await db.execute(
+        "INSERT INTO product_images (product_id, url, position)"
+        " VALUES ($1, 'https://img.example.com/side.jpg', 2)", shirt["id"])
+    expected = [("https://img.example.com/shirt-front.jpg", "Front"),
+                ("https://img.example.com/shirt-back.jpg", "Back"),
+                ("https://img.example.com/side.jpg", "")]
+    for product in (await detail(client, shirt["id"]), (await listed(client))[0]):
+        assert [(i["url"], i["alt"]) for i in product["images"]] == expected
+    await db.execute("DELETE FROM product_images WHERE product_id = $1 AND position > 0",
+                     shirt["id"])
+    assert [i["url"] for i in (await detail(client, shirt["id"]))["images"]] == [expected[0][0]]
+    await db.execute("TRUNCATE product_images")
+    assert (await detail(client, shirt["id"]))["images"] == []
+
+
 # -- everything that answers a Product -------------------------------------------------------
 
 
