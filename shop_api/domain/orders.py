@@ -41,6 +41,7 @@ async def place_order(
     history, the `order.placed` outbox row, and empties the cart.
     """
     async with atomic(conn):
+        charges = await quotes.charges_for(conn, to)
         cart_id = await queries.checkout_lock_cart(conn, user_id=user_id)
         # Under the cart lock, so two checkouts of one user take turns here and the second
         # counts the order of the first.
@@ -70,10 +71,9 @@ async def place_order(
         ]
         if short:
             raise insufficient_stock(short)
-        quote = await quotes.price_lines(
-            conn,
+        quote = quotes.price(
             lines,
-            to=to,
+            charges,
             shipping_method_id=shipping_method_id,
             prices_include_tax=prices_include_tax,
             tax_shipping=tax_shipping,

@@ -1,8 +1,8 @@
 """What a cart costs delivered somewhere: the pricing function's inputs read from the database.
 
-The quote route and checkout both come through `price_lines`, so a quote is what a checkout
-with the same body would charge now: checkout runs it inside its transaction, on the rows it
-locked; the quote on the same rows read without locks.
+The quote route and checkout both come through `charges_for` and `price`, so a quote is what a
+checkout with the same body would charge now: checkout prices the rows it locked, inside its
+transaction; the quote the same rows read without locks.
 """
 
 from __future__ import annotations
@@ -62,18 +62,32 @@ async def destination(
     return Destination(store_country, None, None, given.get("delivery_address") or "")
 
 
-async def price_lines(
-    conn: Queryable,
+@dataclass(frozen=True)
+class Charges:
+    """What a destination is charged by: its shipping methods (None when the shop has no
+    zones) and its tax rate of each class."""
+
+    methods: list[pricing.ShippingMethod] | None
+    rates: Mapping[str, Decimal]
+
+
+async def charges_for(conn: Queryable, to: Destination) -> Charges:
+    """The shop's settings for `to`, read before checkout takes its locks: they are not the
+    rows checkout locks, and every round trip after the locks is one more the stock waits for."""
+    methods = await shipping.methods_for(conn, country=to.country)
+    rates = await tax.rates_for(conn, country=to.country, region=to.region)
+    return Charges(None if methods is None else [_method(row) for row in methods], rates)
+
+
+def price(
     lines: Sequence[Mapping[str, Any]],
+    charges: Charges,
     *,
-    to: Destination,
     shipping_method_id: int | None,
     prices_include_tax: bool,
     tax_shipping: bool,
 ) -> pricing.Quote:
-    """The quote of cart lines (rows of checkout_lines or quote_lines) delivered to `to`."""
-    methods = await shipping.methods_for(conn, country=to.country)
-    rates = await tax.rates_for(conn, country=to.country, region=to.region)
+    """The quote of cart lines (rows of checkout_lines or quote_lines) under `charges`."""
     quote = pricing.price_cart(
         [
             pricing.Line(
@@ -81,15 +95,15 @@ async def price_lines(
                 product_id=line["product_id"],
                 quantity=line["quantity"],
                 unit_price=pricing.to_cents(line["price"]),
-                tax_rate=rates[line["tax_class"]],
+                tax_rate=charges.rates[line["tax_class"]],
                 weight_grams=line["weight_grams"] or 0,
             )
             for line in lines
         ],
         prices_include_tax=prices_include_tax,
-        shipping_methods=None if methods is None else [_method(row) for row in methods],
+        shipping_methods=charges.methods,
         shipping_method_id=shipping_method_id,
-        shipping_tax_rate=rates["standard"] if tax_shipping else Decimal(0),
+        shipping_tax_rate=charges.rates["standard"] if tax_shipping else Decimal(0),
     )
     if pricing.from_cents(quote.total) > MAX_MONEY:
         raise ValidationFailed(
@@ -124,10 +138,9 @@ async def quote_cart(
     lines = await fetch_all(queries.quote_lines(conn, user_id=user_id))
     if not lines:
         raise Unprocessable("The cart is empty.", code="cart_empty")
-    return await price_lines(
-        conn,
+    return price(
         lines,
-        to=to,
+        await charges_for(conn, to),
         shipping_method_id=shipping_method_id,
         prices_include_tax=prices_include_tax,
         tax_shipping=tax_shipping,
