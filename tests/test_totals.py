@@ -22,6 +22,7 @@ from factories import (
     create_product,
     fill_cart,
     method,
+    move,
     placed,
     quote,
     quoted,
@@ -421,3 +422,17 @@ async def test_the_payment_charges_the_total_and_admin_views_show_the_breakdown(
     page = await (await client.get(f"/admin/orders/{order['id']}")).text()
     for shown in ("Brooklyn", "11201", "Ground", "$7.00", "$4.08", "$50.05", "$3.46"):
         assert shown in page, shown
+
+
+async def test_the_dashboard_counts_revenue_as_charged(client, db, admin, customer):
+    usa = await zone(client, admin, "United States", ["US"])
+    await method(client, admin, usa["id"], "Ground", "7.00")
+    await tax_rate(client, admin, "US", "0.08875", region="NY")
+    product = await create_product(db, price="12.99", stock=10)
+    await fill_cart(client, customer, (product, 3))
+    order = await placed(client, customer, {"shipping_address": BROOKLYN})
+    assert (await move(client, admin, order["id"], "paid")).status == 200
+    response = await client.get("/api/admin/dashboard", headers=admin.headers)
+    body = await response.json()
+    # Lines, shipping and tax: what the customer paid, not the lines' subtotal (38.97).
+    assert body["revenue_total"] == "50.05"
