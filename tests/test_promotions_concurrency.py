@@ -12,6 +12,7 @@ from collections import Counter
 from decimal import Decimal
 
 import asyncpg
+from admin_pages import sign_in
 from factories import (
     ADDRESS,
     assert_problem,
@@ -61,6 +62,9 @@ async def test_fifty_buyers_for_a_code_limited_to_ten(client, db, settings, admi
 
     listed = await client.get(f"/api/admin/promotions/{code['id']}", headers=admin.headers)
     assert (await listed.json())["times_used"] == 10
+    await sign_in(client, admin.email)
+    page = await (await client.get("/admin/promotions")).text()
+    assert 'data-uses="10"' in page and "10 / 10" in page
 
     # A cancelled order frees its use, and the next buyer gets it; the one after is refused.
     by_user = {buyer.id: buyer for buyer in buyers}
