@@ -198,7 +198,8 @@ async def verify(conn: asyncpg.Connection, *, hot: bool, buyers: int) -> str:
 
 
 async def trace_checkout(database_url: str, settings: Settings) -> None:
-    """Run keyed checkouts in this process and print the statements of a warm one."""
+    """Run keyed checkouts with the hot coupon in this process and print the statements of a
+    warm one."""
     from shop_api.db import create_pool
     from shop_api.domain import orders, quotes
     from shop_api.web import idempotency
@@ -213,6 +214,8 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
     seeder = await asyncpg.connect(database_url)
     try:
         await seed(seeder, buyers=2, hot=True)
+        await seeder.execute("TRUNCATE promotions RESTART IDENTITY CASCADE")
+        await configure_hot_promotion(seeder, buyers=2)
     finally:
         await seeder.close()
     # One connection: the first checkout warms it (prepared statements, type introspection),
@@ -231,7 +234,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
                 row = await orders.place_order(
                     conn, user_id=user_id, to=to, shipping_method_id=None, expected_total=None,
                     notes="", currency="USD", prices_include_tax=False, tax_shipping=True,
-                    max_pending_orders=settings.max_pending_orders,
+                    max_pending_orders=settings.max_pending_orders, coupon_code=COUPON,
                 )
                 return json_response(order_out(row), status=201)
 
@@ -243,7 +246,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
             conn.remove_query_logger(log)
     finally:
         await pool.close()
-    print("\nstatements of one checkout with an Idempotency-Key (warm connection):")
+    print("\nstatements of one checkout with an Idempotency-Key and the coupon (warm connection):")
     for number, (statement, elapsed) in enumerate(statements, 1):
         first_lines = [
             line.strip() for line in statement.strip().splitlines()
