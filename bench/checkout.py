@@ -18,7 +18,10 @@ until every buyer has checked out or `--seconds` have passed:
 3. hot:         every buyer buys the same product (each checkout waits for the previous one's
                 row lock: the throughput of one product is bounded by how long the lock is held);
 4. spread+shipping+tax: spread, on a shop with a shipping zone of two methods and New York's
-                sales tax, each checkout naming a Brooklyn shipping address (code with issue 13).
+                sales tax, each checkout naming a Brooklyn shipping address (code with issue 13);
+5. spread+coupon: spread, every buyer giving the same code of one promotion (10 % off, its usage
+                limit above the number of buyers): each checkout takes a use of that one row last
+                in its transaction and holds its lock until commit (code with issue 14).
 
 With --baseline, that checkout's code gets a database of its own (DATABASE_URL's name plus
 `_baseline`, migrated by its own migrations) and a server of its own, and runs each scenario
@@ -195,7 +198,8 @@ async def verify(conn: asyncpg.Connection, *, hot: bool, buyers: int) -> str:
 
 
 async def trace_checkout(database_url: str, settings: Settings) -> None:
-    """Run keyed checkouts in this process and print the statements of a warm one."""
+    """Run keyed checkouts with the hot coupon in this process and print the statements of a
+    warm one."""
     from shop_api.db import create_pool
     from shop_api.domain import orders, quotes
     from shop_api.web import idempotency
@@ -210,6 +214,8 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
     seeder = await asyncpg.connect(database_url)
     try:
         await seed(seeder, buyers=2, hot=True)
+        await seeder.execute("TRUNCATE promotions RESTART IDENTITY CASCADE")
+        await configure_hot_promotion(seeder, buyers=2)
     finally:
         await seeder.close()
     # One connection: the first checkout warms it (prepared statements, type introspection),
@@ -228,7 +234,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
                 row = await orders.place_order(
                     conn, user_id=user_id, to=to, shipping_method_id=None, expected_total=None,
                     notes="", currency="USD", prices_include_tax=False, tax_shipping=True,
-                    max_pending_orders=settings.max_pending_orders,
+                    max_pending_orders=settings.max_pending_orders, coupon_code=COUPON,
                 )
                 return json_response(order_out(row), status=201)
 
@@ -240,7 +246,7 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
             conn.remove_query_logger(log)
     finally:
         await pool.close()
-    print("\nstatements of one checkout with an Idempotency-Key (warm connection):")
+    print("\nstatements of one checkout with an Idempotency-Key and the coupon (warm connection):")
     for number, (statement, elapsed) in enumerate(statements, 1):
         first_lines = [
             line.strip() for line in statement.strip().splitlines()
@@ -249,13 +255,25 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
         print(f"  {number:>2}. {elapsed * 1000:6.2f}ms  {' '.join(first_lines)[:100]}")
 
 
-# (label, one product for every buyer, Idempotency-Key, shipping and tax configured)
+# (label, one product for every buyer, Idempotency-Key, shipping and tax configured, coupon)
 SCENARIOS = [
-    ("spread", False, False, False),
-    ("spread+key", False, True, False),
-    ("hot", True, False, False),
-    ("spread+shipping+tax", False, False, True),
+    ("spread", False, False, False, False),
+    ("spread+key", False, True, False, False),
+    ("hot", True, False, False, False),
+    ("spread+shipping+tax", False, False, True, False),
+    ("spread+coupon", False, False, False, True),
 ]
+COUPON = "HOTCODE"
+
+
+async def configure_hot_promotion(conn: asyncpg.Connection, *, buyers: int) -> None:
+    """One coupon every buyer uses, with a limit it never reaches (issue 14's table)."""
+    await conn.execute(
+        "INSERT INTO promotions (name, code, kind, value, target, usage_limit)"
+        " VALUES ('Hot', $1, 'percentage', 10, 'order', $2)",
+        COUPON,
+        buyers * 2,
+    )
 
 
 async def warm_up(shop: Shop, settings: Settings, args: argparse.Namespace) -> None:
@@ -275,26 +293,37 @@ async def warm_up(shop: Shop, settings: Settings, args: argparse.Namespace) -> N
 async def measure(
     shop: Shop, settings: Settings, args: argparse.Namespace, scenario: tuple
 ) -> str | None:
-    label, hot, with_key, configured = scenario
+    label, hot, with_key, configured, coupon = scenario
     conn = await asyncpg.connect(shop.database_url)
     try:
         has_tables = await conn.fetchval("SELECT to_regclass('shipping_zones') IS NOT NULL")
-        if configured and not has_tables:
-            return None  # code from before issue 13: nothing to configure
+        has_promotions = await conn.fetchval("SELECT to_regclass('promotions') IS NOT NULL")
+        if (configured and not has_tables) or (coupon and not has_promotions):
+            return None  # code from before issue 13 (or 14): nothing to configure
         user_ids = await seed(conn, buyers=args.buyers, hot=hot)
         if has_tables:
             await conn.execute("TRUNCATE shipping_zones, tax_rates RESTART IDENTITY CASCADE")
+        if has_promotions:
+            await conn.execute("TRUNCATE promotions RESTART IDENTITY CASCADE")
         if configured:
             await configure_shipping_and_tax(conn)
+        body = SHIPPING_ADDRESS if configured else ADDRESS
+        if coupon:
+            await configure_hot_promotion(conn, buyers=args.buyers)
+            body = {**body, "coupon_code": COUPON}
         latencies, statuses, wall = await run_scenario(
             f"http://127.0.0.1:{shop.port}", settings, user_ids,
             concurrency=args.concurrency, seconds=args.seconds, with_key=with_key,
-            body=SHIPPING_ADDRESS if configured else ADDRESS,
+            body=body,
         )
-        return (
-            describe(f"{shop.label} {label}", latencies, statuses, wall)
-            + "\n" + await verify(conn, hot=hot, buyers=args.buyers)
-        )
+        checked = await verify(conn, hot=hot, buyers=args.buyers)
+        if coupon:
+            used = await conn.fetchval("SELECT times_used FROM promotions")
+            discounted = await conn.fetchval("SELECT count(*) FROM orders WHERE discount_total > 0")
+            orders = await conn.fetchval("SELECT count(*) FROM orders")
+            assert used == discounted == orders, (used, discounted, orders)
+            checked += f", {used} uses = {discounted} discounted orders"
+        return describe(f"{shop.label} {label}", latencies, statuses, wall) + "\n" + checked
     finally:
         await conn.close()
 

@@ -196,6 +196,18 @@ CONSTRAINT_ERRORS: dict[str, tuple[type[ApiError], str, str, str]] = {
         Unprocessable, "validation_error", "max_delivery_days",
         "Must not be less than min_delivery_days.",
     ),
+    "promotions_code_lower_key": (
+        Conflict, "code_taken", "code", "Another promotion has this code (in some case)."
+    ),
+    "promotion_products_product_id_fkey": (
+        Unprocessable, "validation_error", "product_ids", "No such product."
+    ),
+    "promotion_categories_category_id_fkey": (
+        Unprocessable, "validation_error", "category_ids", "No such category."
+    ),
+    "promotions_times_used_range": (
+        Unprocessable, "validation_error", "usage_limit", "Must not be below times_used."
+    ),
     "tax_rates_place_class_key": (
         Conflict, "tax_rate_exists", "tax_class",
         "A rate for this country, region and tax class already exists.",

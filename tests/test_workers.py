@@ -22,6 +22,7 @@ from factories import (
     move_through,
     place_order,
     placed,
+    promotion,
     quoted,
     ready,
     same_money,
@@ -731,3 +732,25 @@ async def test_quote_order_payment_refund_and_emails_carry_one_total(
         ("charge", Decimal("50.05")),
         ("refund", Decimal("50.05")),
     ]
+
+
+async def test_the_confirmation_email_shows_the_coupons_discount(
+    client, db, admin, customer, pool, worker, relay
+):
+    mailbox = worker
+    await promotion(client, admin, name="Spring sale", code="SPRING", value="15")
+    await fill_cart(client, customer, (await create_product(db, name="Blue Mug", price="20.00"), 1))
+    order = await placed(
+        client, customer, {"delivery_address": "1 Main Street", "coupon_code": "spring"}
+    )
+    assert order["total_amount"] == "17.00"
+
+    async def confirmation():
+        found = [m for m in mailbox.messages if "confirmed" in str(m["Subject"])]
+        return found[0] if found else None
+
+    message = await eventually(confirmation, pool=pool, relay=relay)
+    text = _body_text(message)
+    assert "Spring sale (SPRING): -3.00 USD" in text
+    assert "Total: 17.00 USD" in text
+    assert "Spring sale" in message.get_body(preferencelist=("html",)).get_content()

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from shop_api.db import atomic, queries
-from shop_api.domain import outbox, topics
+from shop_api.domain import outbox, promotions, topics
 from shop_api.errors import Conflict, NotFound
 
 PENDING, PAID, PROCESSING = "pending", "paid", "processing"
@@ -66,8 +66,9 @@ def payable(status: str) -> bool:
     return can_change(status, PAID)
 
 
-async def lock(conn: asyncpg.Connection, order_id: int, *, owner_id: int | None = None
-               ) -> asyncpg.Record:
+async def lock(
+    conn: asyncpg.Connection, order_id: int, *, owner_id: int | None = None
+) -> asyncpg.Record:
     """The order, locked until the caller's transaction ends; `owner_id` limits it to that
     user's orders (another user's order is a 404).
 
@@ -111,9 +112,10 @@ async def change_locked(
 
     Refuses a transition the machine does not allow (409 `invalid_transition`) before writing
     anything, so the caller's transaction may go on after it. Otherwise records the history
-    row, puts the stock back on cancellation (with inventory ledger rows) and writes the outbox
-    message the workers act on. `recipient`: where the change's email goes when the user's
-    address will not do (an account deleted in the same transaction), else the user's.
+    row, puts the stock back on cancellation (with inventory ledger rows) and gives back the
+    promotion uses the order took, and writes the outbox message the workers act on.
+    `recipient`: where the change's email goes when the user's address will not do (an account
+    deleted in the same transaction), else the user's.
     """
     order_id, current = order["id"], order["status"]
     if not can_change(current, to_status):
@@ -130,6 +132,8 @@ async def change_locked(
         await queries.restock_order(
             conn, order_id=order_id, actor_id=actor_id, reason="cancellation"
         )
+        # After the restock: promotion rows are locked after stock, as checkout locks them.
+        await promotions.give_back(conn, order_id=order_id)
     message = _message(order_id, current, to_status)
     if message is not None:
         topic, payload = message

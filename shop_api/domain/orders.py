@@ -7,7 +7,7 @@ from decimal import Decimal
 import asyncpg
 
 from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
-from shop_api.domain import order_status, outbox, quotes, topics
+from shop_api.domain import order_status, outbox, promotions, quotes, topics
 from shop_api.domain.stock_errors import insufficient_stock, product_unavailable, shortage
 from shop_api.errors import Conflict, NotFound, Unprocessable
 
@@ -28,6 +28,7 @@ async def place_order(
     prices_include_tax: bool,
     tax_shipping: bool,
     max_pending_orders: int,
+    coupon_code: str | None = None,
 ) -> asyncpg.Record:
     """Turn the user's cart into a pending order, in the caller's transaction or a new one.
 
@@ -38,7 +39,9 @@ async def place_order(
     (422 `shipping_unavailable`; 409 `total_changed` when the client expected another total)
     before writing anything, so a refusal changes nothing. Then one statement takes the stock,
     writes the order with today's prices and every amount of the quote, the ledger, the
-    history, the `order.placed` outbox row, and empties the cart.
+    history, the `order.placed` outbox row, and empties the cart. Last, a use of each counted
+    promotion that gave a discount is taken (409 `coupon_exhausted` rolls everything back):
+    last, because everyone using one promotion waits on its row until the holder commits.
     """
     async with atomic(conn):
         charges = await quotes.charges_for(conn, to)
@@ -50,8 +53,10 @@ async def place_order(
             raise TooManyPendingOrders(
                 f"You have {pending} unpaid orders; pay or cancel one before checking out again."
             )
-        lines = [] if cart_id is None else await fetch_all(
-            queries.checkout_lines(conn, cart_id=cart_id)
+        lines = (
+            []
+            if cart_id is None
+            else await fetch_all(queries.checkout_lines(conn, cart_id=cart_id))
         )
         if not lines:
             raise Unprocessable("The cart is empty.", code="cart_empty")
@@ -71,17 +76,25 @@ async def place_order(
         ]
         if short:
             raise insufficient_stock(short)
+        # Read without locks: the limits are taken (and checked again) by take_uses.
+        offer = await promotions.offer(
+            conn,
+            user_id=user_id,
+            coupon_code=coupon_code,
+            category_ids=(line["category_id"] for line in lines),
+        )
         quote = quotes.price(
             lines,
             charges,
             shipping_method_id=shipping_method_id,
             prices_include_tax=prices_include_tax,
             tax_shipping=tax_shipping,
+            offer=offer,
         )
         quotes.check_expected_total(quote, expected_total, currency)
         money = quotes.money
         method = quote.shipping_method
-        return await queries.place_order(
+        order = await queries.place_order(
             conn,
             cart_id=cart_id,
             user_id=user_id,
@@ -110,11 +123,13 @@ async def place_order(
             topic=topics.ORDER_PLACED,
             tasks=outbox.task_names(topics.ORDER_PLACED, {}),
         )
+        await promotions.take_uses(
+            conn, offer=offer, quote=quote, order_id=order["id"], user_id=user_id
+        )
+        return order
 
 
-async def get_order(
-    conn: Queryable, *, order_id: int, user_id: int | None
-) -> asyncpg.Record:
+async def get_order(conn: Queryable, *, order_id: int, user_id: int | None) -> asyncpg.Record:
     """One order with its items; `user_id` None for any user's (admin)."""
     row = await queries.order_detail(conn, order_id=order_id, user_id=user_id)
     if row is None:
@@ -135,9 +150,7 @@ async def list_orders(
     )
 
 
-async def cancel_order(
-    conn: asyncpg.Connection, *, order_id: int, user_id: int
-) -> asyncpg.Record:
+async def cancel_order(conn: asyncpg.Connection, *, order_id: int, user_id: int) -> asyncpg.Record:
     """The customer cancels one of their orders (pending, paid or processing)."""
     await order_status.change_status(
         conn,

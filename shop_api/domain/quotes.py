@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from shop_api.db import Queryable, fetch_all, queries
-from shop_api.domain import addresses, pricing, shipping, tax
+from shop_api.domain import addresses, pricing, promotions, shipping, tax
 from shop_api.domain.limits import MAX_MONEY
 from shop_api.errors import Conflict, Unprocessable, ValidationFailed
 
@@ -86,24 +86,30 @@ def price(
     shipping_method_id: int | None,
     prices_include_tax: bool,
     tax_shipping: bool,
+    offer: promotions.Offer = promotions.NO_OFFER,
 ) -> pricing.Quote:
-    """The quote of cart lines (rows of checkout_lines or quote_lines) under `charges`."""
+    """The quote of cart lines (rows of checkout_lines or quote_lines) under `charges`, with
+    the promotions of `offer` (422 `coupon_not_applicable` when its coupon cannot apply)."""
+    priced = [
+        pricing.Line(
+            variant_id=line["variant_id"],
+            product_id=line["product_id"],
+            quantity=line["quantity"],
+            unit_price=pricing.to_cents(line["price"]),
+            tax_rate=charges.rates[line["tax_class"]],
+            category_ids=offer.categories_of(line["category_id"]),
+            weight_grams=line["weight_grams"] or 0,
+        )
+        for line in lines
+    ]
+    promotions.check_coupon(offer, priced)
     quote = pricing.price_cart(
-        [
-            pricing.Line(
-                variant_id=line["variant_id"],
-                product_id=line["product_id"],
-                quantity=line["quantity"],
-                unit_price=pricing.to_cents(line["price"]),
-                tax_rate=charges.rates[line["tax_class"]],
-                weight_grams=line["weight_grams"] or 0,
-            )
-            for line in lines
-        ],
+        priced,
         prices_include_tax=prices_include_tax,
         shipping_methods=charges.methods,
         shipping_method_id=shipping_method_id,
         shipping_tax_rate=charges.rates["standard"] if tax_shipping else Decimal(0),
+        promotions=offer.promotions,
     )
     if pricing.from_cents(quote.total) > MAX_MONEY:
         raise ValidationFailed(
@@ -133,6 +139,7 @@ async def quote_cart(
     shipping_method_id: int | None,
     prices_include_tax: bool,
     tax_shipping: bool,
+    coupon_code: str | None = None,
 ) -> pricing.Quote:
     """POST /api/cart/quote: the user's cart priced now; changes nothing."""
     lines = await fetch_all(queries.quote_lines(conn, user_id=user_id))
@@ -144,6 +151,12 @@ async def quote_cart(
         shipping_method_id=shipping_method_id,
         prices_include_tax=prices_include_tax,
         tax_shipping=tax_shipping,
+        offer=await promotions.offer(
+            conn,
+            user_id=user_id,
+            coupon_code=coupon_code,
+            category_ids=(line["category_id"] for line in lines),
+        ),
     )
 
 

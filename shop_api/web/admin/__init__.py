@@ -15,7 +15,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from shop_api.web.admin import login, pages, shipping_pages, tax_pages, templating
+from shop_api.web.admin import (
+    login,
+    pages,
+    promotion_pages,
+    shipping_pages,
+    tax_pages,
+    templating,
+)
 from shop_api.web.admin.middleware import admin_pages_middleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -32,5 +39,6 @@ def create_app() -> web.Application:
     app.router.add_routes(pages.routes)
     app.router.add_routes(shipping_pages.routes)
     app.router.add_routes(tax_pages.routes)
+    app.router.add_routes(promotion_pages.routes)
     app.router.add_static("/static", STATIC_DIR)
     return app

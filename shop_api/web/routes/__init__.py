@@ -10,6 +10,7 @@ from shop_api.web.routes import (
     orders,
     payments,
     products,
+    promotions,
     shipping,
     tax,
 )
@@ -26,4 +27,5 @@ ROUTE_TABLES = [
     admin.routes,
     shipping.routes,
     tax.routes,
+    promotions.routes,
 ]

@@ -82,8 +82,8 @@ async def add_item(
     errors=(409,),
 )
 async def update_item(
-    request: web.Request, user: asyncpg.Record, item_id: int, body: dict
-, conn: asyncpg.Connection) -> web.Response:
+    request: web.Request, user: asyncpg.Record, item_id: int, body: dict, conn: asyncpg.Connection
+) -> web.Response:
     row = await cart.set_quantity(
         conn, user_id=user["id"], item_id=item_id, quantity=body["quantity"]
     )
@@ -126,13 +126,14 @@ async def clear_cart(
         "destination and this cart (its weight, its subtotal for free shipping), cheapest "
         "first; with no shipping zones configured shipping is free and the list is empty. "
         "422 `cart_empty`, 422 `shipping_unavailable` when zones exist but none serves the "
-        "destination (or the method named does not), 404 for an address that is not yours."
+        "destination (or the method named does not), 404 for an address that is not yours. "
+        "`coupon_code`: 422 `coupon_invalid` or `coupon_not_applicable`, 409 `coupon_exhausted`."
     ),
     tag=TAG,
     access=USER,
     body=QuoteIn,
     response=QuoteOut,
-    errors=(404, 422),
+    errors=(404, 409, 422),
 )
 async def quote_cart(
     request: web.Request, user: asyncpg.Record, body: dict, conn: asyncpg.Connection
@@ -148,5 +149,6 @@ async def quote_cart(
         shipping_method_id=body.get("shipping_method_id"),
         prices_include_tax=settings.prices_include_tax,
         tax_shipping=settings.tax_shipping,
+        coupon_code=body.get("coupon_code"),
     )
     return json_response(quotes.quote_json(quote, settings.default_currency))

@@ -30,7 +30,10 @@ TAG = "Orders"
         "`total_changed` with the new quote in `errors.quote` when `expected_total` differs; 409 "
         "`insufficient_stock` or `product_unavailable` with every affected item in "
         "`errors.items` (nothing changes); 409 `too_many_pending_orders` while you hold "
-        "`MAX_PENDING_ORDERS` (default 5) unpaid orders. An order not paid within "
+        "`MAX_PENDING_ORDERS` (default 5) unpaid orders. With `coupon_code`: 422 "
+        "`coupon_invalid` or `coupon_not_applicable`; 409 `coupon_exhausted` when its usage "
+        "limit or yours is reached (taken in this transaction, so it holds under concurrency; "
+        "nothing changes). A cancelled order gives its uses back. An order not paid within "
         "`ORDER_PAYMENT_TIMEOUT_MINUTES` (default 60) is cancelled and its stock put back. "
         "Send an `Idempotency-Key` to retry safely."
     ),
@@ -60,6 +63,7 @@ async def checkout(
         prices_include_tax=settings.prices_include_tax,
         tax_shipping=settings.tax_shipping,
         max_pending_orders=settings.max_pending_orders,
+        coupon_code=body.get("coupon_code"),
     )
     return json_response(order_out(row), status=201)
 

@@ -32,6 +32,17 @@ class DestinationIn(StrictSchema):
             )
         },
     )
+    coupon_code = fields.String(
+        validate=validate.Length(1, 100),
+        metadata={
+            "example": "SPRING15",
+            "description": (
+                "A promotion's code, in any case. 422 `coupon_invalid` (unknown, inactive, not "
+                "yet started or expired: the detail says which), 422 `coupon_not_applicable`, "
+                "409 `coupon_exhausted`."
+            ),
+        },
+    )
 
 
 class QuoteIn(DestinationIn):
