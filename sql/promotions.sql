@@ -6,10 +6,18 @@
 -- in their window, not used up), plus the one whose code is :code (regardless of case) in
 -- whatever state, so the caller can say why it does not apply. Each with its targets, the
 -- caller's uses of it, and, the same on every row, each of :category_ids (the cart's products'
--- categories) with itself and all its ancestors, which an items promotion's categories are
--- matched against. No row when nothing may apply.
+-- categories; NULL: those of the user's cart as it is now) with itself and all its ancestors,
+-- which an items promotion's categories are matched against. No row when nothing may apply.
 WITH RECURSIVE up (category_id, ancestor_id) AS (
-    SELECT id, id FROM categories WHERE id = ANY(:category_ids::bigint[])
+    SELECT id, id
+      FROM categories
+     WHERE id = ANY(coalesce(:category_ids::bigint[],
+                             ARRAY(SELECT p.category_id
+                                     FROM carts c
+                                     JOIN cart_items ci ON ci.cart_id = c.id
+                                     JOIN product_variants v ON v.id = ci.variant_id
+                                     JOIN products p ON p.id = v.product_id
+                                    WHERE c.user_id = :user_id::bigint)))
      UNION
     SELECT up.category_id, c.parent_id
       FROM up JOIN categories c ON c.id = up.ancestor_id

@@ -211,6 +211,32 @@ async def test_an_items_promotion_on_a_parent_category_covers_its_descendants(
     }
 
 
+async def test_checkout_matches_categories_read_before_its_locks(
+    client, db, admin, customer, settings
+):
+    kitchen = await _category(db, "Kitchen")
+    mugs = await _category(db, "Mugs", kitchen)
+    mug = await create_product(db, price="10.00", category_id=mugs)
+    await promotion(client, admin, code="KITCHEN", target="items", category_ids=[kitchen])
+    await fill_cart(client, customer, (mug, 2))
+    # The offer checkout reads before its locks holds the ancestors of the cart's categories.
+    pool = await create_pool(settings.database_url, min_size=1, max_size=1)
+    try:
+        offer = await promotions.offer(pool, user_id=customer.id, coupon_code="KITCHEN")
+        assert offer.categories_of(mugs) == {mugs, kitchen}
+        assert offer.covers([mugs, None])
+        # One read for another cart (here: none of these categories) is read again.
+        stale = await promotions.offer(
+            pool, user_id=customer.id, coupon_code="KITCHEN", category_ids=[]
+        )
+        assert not stale.covers([mugs])
+    finally:
+        await pool.close()
+    response = await checkout(client, customer, {**ADDRESS, "coupon_code": "KITCHEN"})
+    assert response.status == 201, await response.text()
+    assert (await response.json())["discount_total"] == "2.00"
+
+
 # -- a coupon's errors -------------------------------------------------------------------------
 
 

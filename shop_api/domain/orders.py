@@ -44,7 +44,16 @@ async def place_order(
     last, because everyone using one promotion waits on its row until the holder commits.
     """
     async with atomic(conn):
+        # The shop's settings and promotions are read before the locks: they are not rows
+        # checkout locks, and every statement after the locks is one more the stock waits for.
+        # A coupon's refusal is kept until the cart has been checked, so a checkout's errors
+        # come in the order they always did (cart, then stock, then the coupon).
         charges = await quotes.charges_for(conn, to)
+        refusal = None
+        try:
+            offer = await promotions.offer(conn, user_id=user_id, coupon_code=coupon_code)
+        except (promotions.CouponInvalid, promotions.CouponExhausted) as refused:
+            offer, refusal = promotions.NO_OFFER, refused
         cart_id = await queries.checkout_lock_cart(conn, user_id=user_id)
         # Under the cart lock, so two checkouts of one user take turns here and the second
         # counts the order of the first.
@@ -76,13 +85,15 @@ async def place_order(
         ]
         if short:
             raise insufficient_stock(short)
-        # Read without locks: the limits are taken (and checked again) by take_uses.
-        offer = await promotions.offer(
-            conn,
-            user_id=user_id,
-            coupon_code=coupon_code,
-            category_ids=(line["category_id"] for line in lines),
-        )
+        if refusal is not None:
+            raise refusal
+        categories = [line["category_id"] for line in lines]
+        if not offer.covers(categories):
+            # The cart gained a product of another category after the read: read again for
+            # the lines locked. The limits are taken (and checked again) by take_uses.
+            offer = await promotions.offer(
+                conn, user_id=user_id, coupon_code=coupon_code, category_ids=categories
+            )
         quote = quotes.price(
             lines,
             charges,

@@ -57,6 +57,13 @@ class Offer:
     def categories_of(self, category_id: int | None) -> frozenset[int]:
         return frozenset() if category_id is None else self.ancestors.get(category_id, frozenset())
 
+    def covers(self, category_ids: Iterable[int | None]) -> bool:
+        """Whether the ancestors read are enough to match these categories: they are when no
+        promotion targets a category."""
+        if not any(promotion.category_ids for promotion in self.promotions):
+            return True
+        return all(c is None or c in self.ancestors for c in category_ids)
+
 
 NO_OFFER = Offer()
 
@@ -89,18 +96,17 @@ async def offer(
     *,
     user_id: int,
     coupon_code: str | None,
-    category_ids: Iterable[int | None],
+    category_ids: Iterable[int | None] | None = None,
 ) -> Offer:
     """The promotions the cart of `user_id` may get, with `coupon_code` checked: unknown,
     inactive, not yet started or expired is 422 `coupon_invalid` (the detail says which), its
     usage limit or the caller's reached is 409 `coupon_exhausted`. Used-up automatic ones are
-    left out (checkout would refuse them)."""
+    left out (checkout would refuse them). The ancestors read are those of `category_ids`, or
+    of the categories in the user's cart now when None."""
+    wanted = None if category_ids is None else sorted({c for c in category_ids if c is not None})
     rows = await fetch_all(
         queries.promotions_for_cart(
-            conn,
-            user_id=user_id,
-            code=coupon_code,
-            category_ids=sorted({c for c in category_ids if c is not None}),
+            conn, user_id=user_id, code=coupon_code, category_ids=wanted
         )
     )
     coupon_row = None
