@@ -121,6 +121,9 @@ class Settings:
     outbox_max_sends: int = 10
     # Each web process also drains the outbox, right after its own commits: the fast path.
     relay_in_web: bool = True
+    # Webhook URLs may be http and point at private, loopback or link-local addresses: for
+    # development and tests only (the guard stops a webhook reaching the shop's own network).
+    webhook_allow_private: bool = False
     # A payment still pending after this long is settled again by the reconciliation job.
     reconcile_after_seconds: int = 300
     # A pending order not paid within this many minutes is cancelled by the relay; 0 never.

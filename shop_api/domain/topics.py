@@ -14,3 +14,10 @@ PAYMENT_SUCCEEDED = "payment.succeeded"  # {payment_id, order_id}
 PAYMENT_FAILED = "payment.failed"  # {payment_id}
 # A successful charge the order cannot keep (cancelled meanwhile, or paid twice): give it back.
 REFUND_DUE = "refund.due"  # {payment_id, order_id}; rows before 0016 carry only order_id
+# Issue 15: announced for webhooks (and only for them: no email or job follows).
+PAYMENT_REFUNDED = "payment.refunded"  # {payment_id, order_id}
+PRODUCT_CREATED = "product.created"  # {product_id}
+PRODUCT_UPDATED = "product.updated"  # {product_id}: the product, its variants or its images
+PRODUCT_DELETED = "product.deleted"  # {product_id}
+# A variant's stock fell to LOW_STOCK_THRESHOLD or below (announced once per crossing).
+INVENTORY_LOW_STOCK = "inventory.low_stock"  # {variant_id, product_id, stock}

@@ -1,0 +1,1 @@
+"""What connects the shop to other systems: webhooks (and the outbound HTTP they need)."""
