@@ -50,6 +50,9 @@ CREATE TABLE webhook_deliveries (
     -- Bumped each time the relay hands the delivery to the broker: a message carrying an
     -- older lease is a stale copy and does nothing.
     leases            integer     NOT NULL DEFAULT 0,
+    -- Failed attempts are retried until then (24 hours after the fan-out, or after an
+    -- admin's redeliver); a failure past it makes the delivery 'failed'.
+    retry_until       timestamptz NOT NULL DEFAULT now() + interval '24 hours',
     created_at        timestamptz NOT NULL DEFAULT now(),
     delivered_at      timestamptz,
     CONSTRAINT webhook_deliveries_once UNIQUE (event_id, endpoint_id),
