@@ -36,14 +36,20 @@ async def prepare(database_url: str, orders: int) -> list[int]:
         await conn.execute(
             "TRUNCATE products, users, outbox, sent_emails RESTART IDENTITY CASCADE"
         )
-        return [
-            await conn.fetchval(
+        products = []
+        for n in range(3):
+            product = await conn.fetchval(
                 "INSERT INTO products (name, slug, price, stock_quantity) "
-                "VALUES ($1, $2, 12.50, $3) RETURNING id",
-                f"Bench mug {n}", f"bench-mug-{n}", orders + 10,
+                "VALUES ($1, $2, 12.50, 0) RETURNING id",
+                f"Bench mug {n}", f"bench-mug-{n}",
             )
-            for n in range(3)
-        ]
+            # Stock lives on variants (issue 12); the product's sum follows the variant.
+            await conn.execute(
+                "INSERT INTO product_variants (product_id, title, price, stock_quantity) "
+                "VALUES ($1, 'Default', 12.50, $2)", product, orders + 10,
+            )
+            products.append(product)
+        return products
     finally:
         await conn.close()
 
