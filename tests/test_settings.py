@@ -59,6 +59,7 @@ ENVIRON = {
     "PRICES_INCLUDE_TAX": "true",
     "TAX_SHIPPING": "false",
     "STORE_COUNTRY": "de",
+    "WEBHOOK_ALLOW_PRIVATE": "yes",
 }
 
 
