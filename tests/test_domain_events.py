@@ -11,11 +11,13 @@ import asyncio
 import json
 
 import pytest
+from admin_pages import sign_in
 from factories import (
     ADDRESS,
     checkout,
     create_account,
     create_product,
+    create_user,
     fill_cart,
     place_order,
     variant_of,
@@ -256,6 +258,27 @@ async def test_admin_stock_changes_announce_each_crossing_once(client, db, admin
     )
     assert refused.status == 409  # below zero: nothing changes, nothing is announced
     assert len(await announced(db, "inventory.low_stock")) == 3
+
+
+async def test_the_admin_pages_stock_forms_announce_a_crossing(client, db):
+    await create_user(db, "boss@example.com", role="admin")
+    csrf = await sign_in(client, "boss@example.com")
+    product_id = await create_product(db, stock=9)
+    variant_id = await variant_of(db, product_id)
+    for url, form in [
+        (f"/admin/inventory/{product_id}", {"mode": "set", "stock_quantity": "6"}),  # above
+        (f"/admin/inventory/variants/{variant_id}",
+         {"mode": "adjust", "adjustment": "-2", "reason": "Broken"}),  # 6 -> 4: crosses
+        (f"/admin/inventory/{product_id}", {"mode": "set", "stock_quantity": "3"}),  # low still
+    ]:
+        response = await client.post(
+            url, data={"csrf_token": csrf, **form}, allow_redirects=False
+        )
+        assert response.status == 303
+    assert await db.fetchval(
+        "SELECT stock_quantity FROM product_variants WHERE id = $1", variant_id
+    ) == 3
+    assert await announced(db) == [low(variant_id, product_id, 4)]
 
 
 async def test_a_variant_edit_that_makes_it_low_announces_both(client, db, admin):
