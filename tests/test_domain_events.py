@@ -198,6 +198,22 @@ async def test_a_checkout_that_takes_stock_to_the_threshold_announces_it_once(
     assert await announced(db) == [low(mug_variant, mug, 4)]
 
 
+async def test_concurrent_checkouts_announce_the_crossing_once(client, db, settings):
+    mug = await create_product(db, name="Mug", stock=8)
+    buyers = [
+        await create_account(db, f"buyer{number}@example.com", settings=settings)
+        for number in range(6)
+    ]
+    for buyer in buyers:
+        await fill_cart(client, buyer, (mug, 1))
+    responses = await asyncio.gather(
+        *[checkout(client, buyer, dict(ADDRESS)) for buyer in buyers]
+    )
+    assert [response.status for response in responses] == [201] * 6
+    # 8 -> 2 one at a time under the variant's lock: only the step 6 -> 5 crosses.
+    assert await announced(db) == [low(await variant_of(db, mug), mug, 5)]
+
+
 async def test_a_checkout_announces_every_variant_it_makes_low(client, db, customer):
     exactly = await create_product(db, name="Lamp", stock=6)  # 6 -> 5: at the threshold
     through = await create_product(db, name="Rug", stock=9)  # 9 -> 0
