@@ -234,7 +234,8 @@ async def trace_checkout(database_url: str, settings: Settings) -> None:
                 row = await orders.place_order(
                     conn, user_id=user_id, to=to, shipping_method_id=None, expected_total=None,
                     notes="", currency="USD", prices_include_tax=False, tax_shipping=True,
-                    max_pending_orders=settings.max_pending_orders, coupon_code=COUPON,
+                    max_pending_orders=settings.max_pending_orders,
+                    low_stock_threshold=settings.low_stock_threshold, coupon_code=COUPON,
                 )
                 return json_response(order_out(row), status=201)
 

@@ -49,8 +49,12 @@ SELECT v.id AS variant_id, v.product_id, v.price, v.is_active AND p.is_active AS
 -- Everything checkout writes, in one statement, on variants already locked and checked by
 -- checkout_lines: take the stock, create the order with its snapshots (product name, variant
 -- title and SKU, price) and the amounts the pricing function gave (per line, in the order of
--- variant_ids, and for the order), record the ledger, the history and the outbox message, and
+-- variant_ids, and for the order), record the ledger, the history and the outbox messages, and
 -- empty the cart. One round trip while the locks are held.
+-- inventory.low_stock goes out for each line whose stock this checkout took from above
+-- :low_stock_threshold to at or below it (RETURNING gives the new stock; the old one is it plus
+-- the quantity taken), so a variant already low that drops further is not announced again.
+-- The rule of inventory.falls_low, spelled here so the hot path pays no round trip for it.
 WITH lines AS (
     SELECT variant_id, quantity, discount, tax, line_total
       FROM unnest(:variant_ids::bigint[], :quantities::integer[], :discounts::numeric[],
@@ -97,6 +101,17 @@ WITH lines AS (
 ), announced AS (
     INSERT INTO outbox (topic, payload, pending_tasks)
     SELECT :topic::text, jsonb_build_object('order_id', id), :tasks::text[] FROM placed
+), low_stock AS (
+    INSERT INTO outbox (topic, payload, pending_tasks, completed_at)
+    SELECT :low_stock_topic::text,
+           jsonb_build_object('variant_id', variant_id, 'product_id', product_id,
+                              'stock', stock_after),
+           :low_stock_tasks::text[],
+           -- As outbox_insert writes it: a row that asks for no task is complete at once.
+           CASE WHEN cardinality(:low_stock_tasks::text[]) = 0 THEN now() END
+      FROM taken
+     WHERE stock_after <= :low_stock_threshold::integer
+       AND stock_after + quantity > :low_stock_threshold::integer
 ), emptied AS (
     DELETE FROM cart_items WHERE cart_id = :cart_id::bigint
 )

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from shop_api.db import Queryable, atomic, fetch_all, fetch_page, queries
+from shop_api.domain import outbox, topics
 from shop_api.domain import variants as variant_rules
 from shop_api.domain.limits import MAX_OPTIONS
 from shop_api.domain.tax import DEFAULT_TAX_CLASS
@@ -167,7 +168,7 @@ async def get_product(
 
 
 async def create_product(
-    conn: Queryable,
+    conn: asyncpg.Connection,
     *,
     name: str,
     currency: str,
@@ -190,7 +191,7 @@ async def create_product(
     Two variants with the same values are a 409 `variant_exists`, a taken SKU a 409
     `sku_taken`, an unknown category a 422 on `category_id` (all from the database's
     constraints, so concurrent requests cannot slip past them). One statement writes it all,
-    so a refusal leaves nothing behind.
+    so a refusal leaves nothing behind; `product.created` is announced with it.
     """
     name = name.strip()
     if variants is None:
@@ -214,18 +215,24 @@ async def create_product(
     base = slugify(name) or "product"
 
     async def insert(slug: str) -> int:
-        return await queries.insert_product(
-            conn,
-            name=name,
-            slug=slug,
-            description=description,
-            currency=currency,
-            category_id=category_id,
-            tax_class=tax_class,
-            options=variant_rules.with_values(declared, [r["options"] for r in records]),
-            variants=records,
-            images=_image_records(images or []),
-        )
+        # A transaction of its own (a savepoint in the caller's) for the product and its
+        # announcement: a taken slug rolls back this attempt alone, and the next one is free to
+        # go on.
+        async with conn.transaction():
+            product_id = await queries.insert_product(
+                conn,
+                name=name,
+                slug=slug,
+                description=description,
+                currency=currency,
+                category_id=category_id,
+                tax_class=tax_class,
+                options=variant_rules.with_values(declared, [r["options"] for r in records]),
+                variants=records,
+                images=_image_records(images or []),
+            )
+            await outbox.publish(conn, topics.PRODUCT_CREATED, {"product_id": product_id})
+        return product_id
 
     product_id = await _insert_with_free_slug(
         base, "products_slug_key", lambda: queries.free_product_slug(conn, base=base), insert
@@ -261,6 +268,7 @@ async def replace_images(
         if await queries.lock_product(conn, product_id=product_id) is None:
             raise NotFound("No such product.")
         await _write_images(conn, product_id, images)
+        await variant_rules.announce_update(conn, product_id)
         product, _ = await get_product(conn, product_id)
     return product
 
@@ -290,7 +298,8 @@ async def update_product(
 
     `price`, `stock_quantity` and `sku` are those of its one variant (a 409
     `variant_required` when it has several); a new stock level goes through the inventory's
-    locked change, so it lands in the ledger like any other correction.
+    locked change, so it lands in the ledger like any other correction. One `product.updated`
+    announces the whole change.
     """
     name = changes.get("name")
     variant_changes = {
@@ -310,6 +319,7 @@ async def update_product(
                 admin_id=admin_id,
                 low_stock_threshold=low_stock_threshold,
                 reason="Product edit.",
+                announce=False,
             )
         updated = await queries.update_product(
             conn,
@@ -325,14 +335,18 @@ async def update_product(
             raise NotFound("No such product.")
         if "image_url" in changes:
             await _set_first_image(conn, product_id, changes["image_url"])
+        await variant_rules.announce_update(conn, product_id)
         product, _ = await get_product(conn, product_id)
     return product
 
 
-async def delete_product(conn: Queryable, product_id: int) -> None:
-    """Soft delete: the row stays for past orders; lists, detail and checkout skip it."""
-    if await queries.soft_delete_product(conn, id=product_id) is None:
-        raise NotFound("No such product.")
+async def delete_product(conn: asyncpg.Connection, product_id: int) -> None:
+    """Soft delete: the row stays for past orders; lists, detail and checkout skip it. Only
+    the call that deletes it announces `product.deleted` (one already deleted is a 404)."""
+    async with atomic(conn):
+        if await queries.soft_delete_product(conn, id=product_id) is None:
+            raise NotFound("No such product.")
+        await outbox.publish(conn, topics.PRODUCT_DELETED, {"product_id": product_id})
 
 
 # -- categories -----------------------------------------------------------------------------

@@ -5,11 +5,20 @@ from __future__ import annotations
 import asyncpg
 
 from shop_api.db import Queryable, atomic, fetch_page, queries
+from shop_api.domain import outbox, topics
 from shop_api.domain.admin import contains_pattern
 from shop_api.domain.stock_errors import insufficient_stock, shortage
 from shop_api.errors import NotFound
 
 STOCK_COUNT_REASON = "Stock count."
+
+
+def falls_low(before: int, after: int, threshold: int) -> bool:
+    """Whether a stock change is the one that makes a variant low: from above the threshold to
+    at or below it. So a variant is announced once per crossing (one already low that drops
+    further is not; one refilled above and dropping again is). Checkout spells the same rule in
+    its SQL (place_order)."""
+    return before > threshold >= after
 
 
 async def list_stock(
@@ -52,7 +61,8 @@ async def change_stock(
     adjustment is a 409 `insufficient_stock` in checkout's shape (`requested` is what it would
     take away) and changes nothing; stock above the limit is the database's 409 `stock_limit`
     (product_variants_stock_limit). A change of 0 writes nothing, not even a ledger row.
-    Deleted products and variants can be restocked too.
+    Deleted products and variants can be restocked too. A variant on sale that the change makes
+    low (`falls_low`) is announced as `inventory.low_stock`; a withdrawn one is no alarm.
     """
     async with atomic(conn):
         variant = await queries.inventory_lock(conn, variant_id=variant_id, threshold=threshold)
@@ -66,7 +76,7 @@ async def change_stock(
             )
         if new_stock == current:
             return variant
-        return await queries.inventory_set_stock(
+        changed = await queries.inventory_set_stock(
             conn,
             variant_id=variant_id,
             stock_quantity=new_stock,
@@ -75,3 +85,10 @@ async def change_stock(
             actor_id=admin_id,
             threshold=threshold,
         )
+        if changed["is_active"] and falls_low(current, new_stock, threshold):
+            await outbox.publish(
+                conn,
+                topics.INVENTORY_LOW_STOCK,
+                {"variant_id": variant_id, "product_id": changed["product_id"], "stock": new_stock},
+            )
+        return changed

@@ -28,6 +28,7 @@ async def place_order(
     prices_include_tax: bool,
     tax_shipping: bool,
     max_pending_orders: int,
+    low_stock_threshold: int,
     coupon_code: str | None = None,
 ) -> asyncpg.Record:
     """Turn the user's cart into a pending order, in the caller's transaction or a new one.
@@ -39,7 +40,9 @@ async def place_order(
     (422 `shipping_unavailable`; 409 `total_changed` when the client expected another total)
     before writing anything, so a refusal changes nothing. Then one statement takes the stock,
     writes the order with today's prices and every amount of the quote, the ledger, the
-    history, the `order.placed` outbox row, and empties the cart. Last, a use of each counted
+    history, the `order.placed` outbox row (and an `inventory.low_stock` one for each variant
+    whose stock it takes from above `low_stock_threshold` to at or below it), and empties the
+    cart. Last, a use of each counted
     promotion that gave a discount is taken (409 `coupon_exhausted` rolls everything back):
     last, because everyone using one promotion waits on its row until the holder commits.
     """
@@ -128,11 +131,16 @@ async def place_order(
             shipping_method=None if method is None else {"id": method.id, "name": method.name},
             order_discounts=quotes.discounts_json(quote),
             notes=notes,
-            # The one outbox row not written by outbox.publish: the statement writes it beside
-            # the order (whose id it needs) in the one round trip made while the stock locks
-            # are held. Same topic and tasks as publish would write.
+            # The outbox rows not written by outbox.publish: the statement writes them beside
+            # the order (whose id it needs) and the stock it takes, in the one round trip made
+            # while the stock locks are held. Same topics and tasks as publish would write.
             topic=topics.ORDER_PLACED,
             tasks=outbox.task_names(topics.ORDER_PLACED, {}),
+            low_stock_threshold=low_stock_threshold,
+            low_stock_topic=topics.INVENTORY_LOW_STOCK,
+            low_stock_tasks=outbox.task_names(
+                topics.INVENTORY_LOW_STOCK, {"variant_id": 0, "product_id": 0, "stock": 0}
+            ),
         )
         await promotions.take_uses(
             conn, offer=offer, quote=quote, order_id=order["id"], user_id=user_id

@@ -239,7 +239,8 @@ async def refund_payment(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     task: TaskRef | None = None,
 ) -> bool:
-    """Give a succeeded payment's money back, once; returns whether this call refunded it."""
+    """Give a succeeded payment's money back, once; returns whether this call refunded it
+    (and so announced `payment.refunded`)."""
     async with pool.acquire() as conn, conn.transaction():
         payment = await queries.lock_payment(conn, id=payment_id, lease_seconds=lease_seconds)
         if payment is None or payment["status"] != PAYMENT_SUCCEEDED:
@@ -264,6 +265,14 @@ async def refund_payment(
             marked = await queries.mark_payment_refunded(
                 conn, id=payment_id, refund_reference=refunded.reference
             )
+            # Only the call that marks it refunded announces it: a copy of the message, or a
+            # takeover after a crash, finds it refunded already and marks nothing.
+            if marked is not None:
+                await outbox.publish(
+                    conn,
+                    topics.PAYMENT_REFUNDED,
+                    {"payment_id": payment_id, "order_id": payment["order_id"]},
+                )
             await outbox.complete(conn, task)
             return marked is not None
 

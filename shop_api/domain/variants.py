@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from shop_api.db import Queryable, atomic, queries
+from shop_api.domain import outbox, topics
 from shop_api.domain.inventory import change_stock
 from shop_api.domain.limits import MAX_VARIANTS
 from shop_api.errors import ApiError, Conflict, NotFound, ValidationFailed
@@ -142,7 +143,9 @@ async def change_product_stock(
 ) -> asyncpg.Record:
     """Release 1's stock change by product (the API's and the admin pages' per-product forms):
     `inventory.change_stock` of its one active variant, deleted products included, so they can
-    be restocked; a product with several variants is a 409 `variant_required`."""
+    be restocked; a product with several variants is a 409 `variant_required`. Like every
+    inventory change it announces no `product.updated` (a stock sync would flood webhooks with
+    them): stock has `inventory.low_stock`."""
     variant_id = await sole_variant_id(
         conn, product_id=product_id, several=Conflict, include_deleted=True
     )
@@ -179,6 +182,13 @@ async def _after_variant_change(
     await queries.set_product_options(conn, product_id=product_id, options=options)
 
 
+async def announce_update(conn: asyncpg.Connection, product_id: int) -> None:
+    """`product.updated`, in the transaction of the change: once per change, so a function
+    that makes several (a product edit that changes its variant) announces it itself and tells
+    the ones it calls not to."""
+    await outbox.publish(conn, topics.PRODUCT_UPDATED, {"product_id": product_id})
+
+
 async def add_variant(
     conn: asyncpg.Connection, product_id: int, fields: Mapping[str, Any]
 ) -> asyncpg.Record:
@@ -203,6 +213,7 @@ async def add_variant(
         if variant_id is None:
             raise NotFound("No such product.")
         await _after_variant_change(conn, product_id, values)
+        await announce_update(conn, product_id)
         return await queries.get_variant(conn, product_id=product_id, variant_id=variant_id)
 
 
@@ -215,10 +226,12 @@ async def update_variant(
     admin_id: int,
     low_stock_threshold: int,
     reason: str = VARIANT_EDIT_REASON,
+    announce: bool = True,
 ) -> asyncpg.Record:
     """Change the given fields of a variant on sale (`changes` holds only what was sent), in
     the caller's transaction or a new one; a new stock level goes through the inventory's
-    locked change, so it lands in the ledger. The variant is locked before its product."""
+    locked change, so it lands in the ledger. The variant is locked before its product.
+    `announce=False`: the caller announces `product.updated` for its whole change."""
     async with atomic(conn):
         values = title = None
         if "options" in changes:
@@ -255,6 +268,8 @@ async def update_variant(
                 reason=reason,
             )
         await _after_variant_change(conn, product_id, values)
+        if announce:
+            await announce_update(conn, product_id)
         return await queries.get_variant(conn, product_id=product_id, variant_id=variant_id)
 
 
@@ -267,3 +282,4 @@ async def remove_variant(conn: asyncpg.Connection, product_id: int, variant_id: 
         ) is None:
             raise NotFound("No such variant.")
         await _after_variant_change(conn, product_id)
+        await announce_update(conn, product_id)

@@ -63,6 +63,7 @@ async def checkout(
         prices_include_tax=settings.prices_include_tax,
         tax_shipping=settings.tax_shipping,
         max_pending_orders=settings.max_pending_orders,
+        low_stock_threshold=settings.low_stock_threshold,
         coupon_code=body.get("coupon_code"),
     )
     return json_response(order_out(row), status=201)

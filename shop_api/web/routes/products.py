@@ -88,9 +88,11 @@ async def list_products(request: web.Request, query: dict) -> web.Response:
     status=201,
     errors=(409,),
 )
-async def create_product(request: web.Request, body: dict) -> web.Response:
+async def create_product(
+    request: web.Request, body: dict, conn: asyncpg.Connection
+) -> web.Response:
     row = await catalog.create_product(
-        request.app[db_pool_key],
+        conn,
         currency=request.app[settings_key].default_currency,
         **body,
     )
@@ -272,8 +274,10 @@ async def delete_variant(
     access=ADMIN,
     status=204,
 )
-async def delete_product(request: web.Request, product_id: int) -> web.Response:
-    await catalog.delete_product(request.app[db_pool_key], product_id)
+async def delete_product(
+    request: web.Request, product_id: int, conn: asyncpg.Connection
+) -> web.Response:
+    await catalog.delete_product(conn, product_id)
     return web.Response(status=204)
 
 
