@@ -19,7 +19,7 @@ class ApiKeyIn(StrictSchema):
     scopes = fields.List(
         fields.String(validate=validate.OneOf(SCOPES)),
         required=True,
-        validate=validate.Length(1, len(SCOPES)),
+        validate=validate.Length(1, len(SCOPES), error="Choose 1 to {max}."),
         metadata={"description": "What the key opens: " + ", ".join(f"`{s}`" for s in SCOPES)},
     )
 
