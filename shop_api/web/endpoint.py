@@ -2,12 +2,13 @@
 
 The same declaration guards the route (authentication, role, and on an admin route the API
 key `scope` that opens it to integrations), validates its input with marshmallow, and feeds
-the OpenAPI document, so what is documented is what is enforced. Handlers
-receive what they declared as keyword arguments: `user`, `body`, `query`, each integer path
-parameter by name, and `conn`: a pool connection held for the request. On a route
-declared `idempotent=True` (which must be signed in) `conn` is inside the transaction that
-claimed the request's Idempotency-Key, so the handler only does its work on it and answers;
-see `idempotency.py`.
+the OpenAPI document, so what is documented is what is enforced. Handlers receive what they
+declared as keyword arguments: `user`, `body`, `query`, each integer path parameter by name,
+and `conn`: a pool connection held for the request. `user` is the user's row, or on a route
+with a `scope` possibly an API key (`auth.Caller`; `auth.admin_id_of` says who did a change).
+On a route declared `idempotent=True` (which must be signed in) `conn` is inside the
+transaction that claimed the request's Idempotency-Key, so the handler only does its work on
+it and answers; see `idempotency.py`.
 """
 
 from __future__ import annotations
