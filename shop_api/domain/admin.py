@@ -92,8 +92,14 @@ async def list_orders(
 
 
 async def change_order_status(
-    conn: asyncpg.Connection, *, order_id: int, to_status: str, admin_id: int, reason: str
+    conn: asyncpg.Connection,
+    *,
+    order_id: int,
+    to_status: str,
+    admin_id: int | None,
+    reason: str,
 ) -> asyncpg.Record:
-    """Move any user's order through the state machine, then read it as the admin sees it."""
+    """Move any user's order through the state machine, then read it as the admin sees it
+    (`admin_id` None: an API key did, which is no user)."""
     await order_status.change_status(conn, order_id, to_status, actor_id=admin_id, reason=reason)
     return await queries.admin_order(conn, order_id=order_id)

@@ -290,7 +290,7 @@ async def update_product(
     product_id: int,
     changes: dict[str, Any],
     *,
-    admin_id: int,
+    admin_id: int | None,
     low_stock_threshold: int,
 ) -> asyncpg.Record:
     """Change the given fields of an active product (`changes` holds only what was sent), in

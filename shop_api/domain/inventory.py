@@ -47,7 +47,7 @@ async def change_stock(
     conn: asyncpg.Connection,
     *,
     variant_id: int,
-    admin_id: int,
+    admin_id: int | None,
     threshold: int,
     stock_quantity: int | None = None,
     adjustment: int | None = None,

@@ -223,7 +223,7 @@ async def update_variant(
     variant_id: int,
     changes: Mapping[str, Any],
     *,
-    admin_id: int,
+    admin_id: int | None,
     low_stock_threshold: int,
     reason: str = VARIANT_EDIT_REASON,
     announce: bool = True,

@@ -1,12 +1,14 @@
 """`@endpoint(...)`: one declaration per route of who may call it, what it takes and answers.
 
-The same declaration guards the route (authentication, role), validates its input with
-marshmallow, and feeds the OpenAPI document, so what is documented is what is enforced.
-Handlers receive what they declared as keyword arguments: `user`, `body`, `query`, each
-integer path parameter by name, and `conn`: a pool connection held for the request. On a route
-declared `idempotent=True` (which must be signed in) `conn` is inside the transaction that
-claimed the request's Idempotency-Key, so the handler only does its work on it and answers;
-see `idempotency.py`.
+The same declaration guards the route (authentication, role, and on an admin route the API
+key `scope` that opens it to integrations), validates its input with marshmallow, and feeds
+the OpenAPI document, so what is documented is what is enforced. Handlers receive what they
+declared as keyword arguments: `user`, `body`, `query`, each integer path parameter by name,
+and `conn`: a pool connection held for the request. `user` is the user's row, or on a route
+with a `scope` possibly an API key (`auth.Caller`; `auth.admin_id_of` says who did a change).
+On a route declared `idempotent=True` (which must be signed in) `conn` is inside the
+transaction that claimed the request's Idempotency-Key, so the handler only does its work on
+it and answers; see `idempotency.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema
 
+from shop_api.domain.api_keys import SCOPES
 from shop_api.errors import NotFound
 from shop_api.web import idempotency
 from shop_api.web.auth import authenticate
@@ -50,6 +53,8 @@ class EndpointSpec:
     errors: tuple[int, ...]
     description: str = ""
     idempotent: bool = False
+    # The API key scope that opens this admin route (api_keys.SCOPES); None: no key does.
+    scope: str | None = None
 
 
 Handler = Callable[..., Awaitable[web.StreamResponse]]
@@ -67,6 +72,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     idempotent: bool = False,
+    scope: str | None = None,
 ) -> Callable[[Handler], Handler]:
     spec = EndpointSpec(
         summary=summary,
@@ -79,6 +85,7 @@ def endpoint(
         errors=errors,
         description=description,
         idempotent=idempotent,
+        scope=scope,
     )
 
     def decorate(handler: Handler) -> Handler:
@@ -88,13 +95,20 @@ def endpoint(
                 f"{handler.__name__}: an idempotent route is signed in (keys are per user) and "
                 "does its work on `conn`, in the transaction that claims the key"
             )
+        if spec.scope is not None and (spec.access is not ADMIN or spec.scope not in SCOPES):
+            raise TypeError(
+                f"{handler.__name__}: a scope is one of {', '.join(SCOPES)}, on an admin route "
+                "(an API key is never a user)"
+            )
 
         @functools.wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
             ids = {name: path_id(raw) for name, raw in request.match_info.items()}
             kwargs: dict[str, Any] = dict(ids)
             if spec.access is not PUBLIC:
-                kwargs["user"] = await authenticate(request, admin=spec.access is ADMIN)
+                kwargs["user"] = await authenticate(
+                    request, admin=spec.access is ADMIN, scope=spec.scope
+                )
             key = idempotency.key_from(request) if spec.idempotent else None
             if spec.query is not None:
                 kwargs["query"] = spec.query.load(request.query)

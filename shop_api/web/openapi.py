@@ -20,7 +20,9 @@ from shop_api.web.schemas.common import MAX_ID, ProblemSchema, QuerySchema, Stri
 DESCRIPTION = """\
 The REST API of an online shop. Money is a decimal string with two places plus a `currency`;
 every error is `application/problem+json` with a stable `code`. Sign in with
-`POST /api/auth/login` and send `Authorization: Bearer <access_token>`.
+`POST /api/auth/login` and send `Authorization: Bearer <access_token>`. Integrations send an
+API key instead (`Authorization: Bearer sk_...`, made at `POST /api/admin/api-keys`): it opens
+the admin routes whose security lists `apiKey` with one of its scopes, and nothing else.
 
 What is refused, beyond what JSON Schema can say: integers in bodies are JSON integers (`7`,
 never `7.0`, `7e0` or `"7"`); ids and integers in paths and query strings are ASCII digits;
@@ -53,6 +55,15 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
     spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    spec.components.security_scheme(
+        "apiKey",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "sk_ and 40 letters and digits",
+            "description": "An API key; a route's security names the scope it needs.",
+        },
+    )
     spec.components.schema("Problem", schema=ProblemSchema)
     seen: set[tuple[str, str]] = set()
     for route in app.router.routes():
@@ -83,8 +94,13 @@ def _operation(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
         "tags": [endpoint.tag],
         "responses": _responses(path, endpoint),
     }
-    if endpoint.description:
-        operation["description"] = endpoint.description
+    description = endpoint.description
+    if endpoint.scope is not None:
+        # Also in words: Swagger UI shows no scopes of an http scheme.
+        opens = f"API keys with the `{endpoint.scope}` scope may call this route."
+        description = f"{description}\n\n{opens}" if description else opens
+    if description:
+        operation["description"] = description
     parameters: list[dict[str, Any]] = [
         {
             "in": "path",
@@ -119,6 +135,8 @@ def _operation(path: str, endpoint: EndpointSpec) -> dict[str, Any]:
         }
     if endpoint.access is not PUBLIC:
         operation["security"] = [{"bearerAuth": []}]
+    if endpoint.scope is not None:
+        operation["security"].append({"apiKey": [endpoint.scope]})
     return operation
 
 

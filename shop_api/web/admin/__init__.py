@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from shop_api.web.admin import (
+    api_key_pages,
     login,
     pages,
     promotion_pages,
@@ -40,5 +41,6 @@ def create_app() -> web.Application:
     app.router.add_routes(shipping_pages.routes)
     app.router.add_routes(tax_pages.routes)
     app.router.add_routes(promotion_pages.routes)
+    app.router.add_routes(api_key_pages.routes)
     app.router.add_static("/static", STATIC_DIR)
     return app

@@ -3,6 +3,7 @@
 from shop_api.web.routes import (
     addresses,
     admin,
+    api_keys,
     auth,
     cart,
     docs,
@@ -28,4 +29,5 @@ ROUTE_TABLES = [
     shipping.routes,
     tax.routes,
     promotions.routes,
+    api_keys.routes,
 ]

@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from shop_api.domain import admin, dashboard, inventory, variants
+from shop_api.domain.api_keys import INVENTORY_WRITE, ORDERS_READ, ORDERS_WRITE
+from shop_api.web.auth import Caller, admin_id_of
 from shop_api.web.endpoint import ADMIN, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -106,6 +108,7 @@ async def toggle_user_status(
     summary="Every user's orders, newest first",
     tag=TAG,
     access=ADMIN,
+    scope=ORDERS_READ,
     query=AdminOrdersQuery,
     response=AdminOrderPage,
 )
@@ -133,18 +136,19 @@ async def list_orders(request: web.Request, query: dict) -> web.Response:
     ),
     tag=TAG,
     access=ADMIN,
+    scope=ORDERS_WRITE,
     body=OrderStatusIn,
     response=AdminOrderOut,
     errors=(409,),
 )
 async def change_order_status(
-    request: web.Request, user: asyncpg.Record, order_id: int, body: dict
-, conn: asyncpg.Connection) -> web.Response:
+    request: web.Request, user: Caller, order_id: int, body: dict, conn: asyncpg.Connection
+) -> web.Response:
     row = await admin.change_order_status(
         conn,
         order_id=order_id,
         to_status=body["status"],
-        admin_id=user["id"],
+        admin_id=admin_id_of(user),
         reason=body["reason"],
     )
     return json_response(admin_order_out(row))
@@ -162,6 +166,7 @@ async def change_order_status(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=INVENTORY_WRITE,
     query=InventoryQuery,
     response=InventoryPage,
 )
@@ -196,13 +201,14 @@ STOCK_CHANGE = (
     description=STOCK_CHANGE,
     tag=TAG,
     access=ADMIN,
+    scope=INVENTORY_WRITE,
     body=InventoryUpdateIn,
     response=InventoryOut,
     errors=(409,),
 )
 async def change_variant_stock(
     request: web.Request,
-    user: asyncpg.Record,
+    user: Caller,
     variant_id: int,
     body: dict,
     conn: asyncpg.Connection,
@@ -223,13 +229,14 @@ async def change_variant_stock(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=INVENTORY_WRITE,
     body=InventoryUpdateIn,
     response=InventoryOut,
     errors=(409,),
 )
 async def change_stock(
     request: web.Request,
-    user: asyncpg.Record,
+    user: Caller,
     product_id: int,
     body: dict,
     conn: asyncpg.Connection,
@@ -240,10 +247,10 @@ async def change_stock(
     return json_response(inventory_out(row))
 
 
-def _stock_change(request: web.Request, user: asyncpg.Record, body: dict) -> dict:
+def _stock_change(request: web.Request, user: Caller, body: dict) -> dict:
     """What both stock routes pass to the inventory: who, the threshold, and the change."""
     return {
-        "admin_id": user["id"],
+        "admin_id": admin_id_of(user),
         "threshold": request.app[settings_key].low_stock_threshold,
         "stock_quantity": body.get("stock_quantity"),
         "adjustment": body.get("adjustment"),

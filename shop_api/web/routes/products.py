@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from shop_api.domain import catalog, facets, recommendations, variants
+from shop_api.domain.api_keys import CATALOG_WRITE
+from shop_api.web.auth import Caller, admin_id_of
 from shop_api.web.endpoint import ADMIN, PUBLIC, USER, endpoint
 from shop_api.web.jsonio import json_response
 from shop_api.web.keys import db_pool_key, settings_key
@@ -83,6 +85,7 @@ async def list_products(request: web.Request, query: dict) -> web.Response:
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     body=ProductIn,
     response=ProductOut,
     status=201,
@@ -147,18 +150,19 @@ async def get_product(request: web.Request, product_id: int) -> web.Response:
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     body=ProductUpdateIn,
     response=ProductOut,
     errors=(409,),
 )
 async def update_product(
-    request: web.Request, product_id: int, user: asyncpg.Record, body: dict
-, conn: asyncpg.Connection) -> web.Response:
+    request: web.Request, product_id: int, user: Caller, body: dict, conn: asyncpg.Connection
+) -> web.Response:
     row = await catalog.update_product(
         conn,
         product_id,
         body,
-        admin_id=user["id"],
+        admin_id=admin_id_of(user),
         low_stock_threshold=request.app[settings_key].low_stock_threshold,
     )
     return json_response(product_out(row))
@@ -174,6 +178,7 @@ async def update_product(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     body=ImagesIn,
     response=ProductOut,
 )
@@ -197,6 +202,7 @@ async def replace_images(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     body=NewVariantIn,
     response=VariantOut,
     status=201,
@@ -221,6 +227,7 @@ async def create_variant(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     body=VariantUpdateIn,
     response=VariantOut,
     errors=(409,),
@@ -229,7 +236,7 @@ async def update_variant(
     request: web.Request,
     product_id: int,
     variant_id: int,
-    user: asyncpg.Record,
+    user: Caller,
     body: dict,
     conn: asyncpg.Connection,
 ) -> web.Response:
@@ -238,7 +245,7 @@ async def update_variant(
         product_id,
         variant_id,
         body,
-        admin_id=user["id"],
+        admin_id=admin_id_of(user),
         low_stock_threshold=request.app[settings_key].low_stock_threshold,
     )
     return json_response(variant_out(row))
@@ -254,6 +261,7 @@ async def update_variant(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     status=204,
     errors=(409,),
 )
@@ -272,6 +280,7 @@ async def delete_variant(
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     status=204,
 )
 async def delete_product(
@@ -305,6 +314,7 @@ async def list_categories(request: web.Request) -> web.Response:
     ),
     tag=TAG,
     access=ADMIN,
+    scope=CATALOG_WRITE,
     body=CategoryIn,
     response=CategoryOut,
     status=201,
