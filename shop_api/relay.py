@@ -7,6 +7,13 @@ them with no transaction open. A row stays open until its tasks report done (out
 so one that was enqueued and not completed in time (the broker lost it, a worker died with it)
 is enqueued again; the idempotent actors absorb the copies. A broker outage defers the batch
 with backoff and loses nothing.
+
+Webhooks hang off the same loop. A row of a webhook topic carries the task `webhook_fan_out`,
+which the relay does itself rather than through the broker: in one statement it stores the
+event, one delivery per subscribed endpoint and the task's completion (idempotent, so a row
+relayed twice fans out once). Each pass then leases the deliveries that are due, as it leases
+outbox rows, and hands each to the `deliver_webhook` actor; so a delivery fanned out is sent on
+the same pass, a retry comes when its time does, and one whose message was lost comes back.
 """
 
 from __future__ import annotations
@@ -21,8 +28,11 @@ import asyncpg
 import dramatiq
 
 from shop_api.db import create_pool, fetch_all, queries
-from shop_api.domain.events import Task, tasks_for
-from shop_api.outages import DEPENDENCY_DOWN
+from shop_api.domain.events import DELIVER_WEBHOOK, RELAY_TASKS, WEBHOOK_FAN_OUT, Task, tasks_for
+from shop_api.domain.webhook_events import event_type_of
+from shop_api.integrations.webhook_delivery import LEASE_SECONDS
+from shop_api.integrations.webhook_payloads import DEFAULT_LOW_STOCK_THRESHOLD, event_data
+from shop_api.outages import DEPENDENCY_DOWN, is_dependency_down
 from shop_api.settings import Settings
 
 log = logging.getLogger("shop_api.relay")
@@ -30,6 +40,8 @@ log = logging.getLogger("shop_api.relay")
 BATCH_SIZE = 100
 POLL_SECONDS = 1.0
 MAINTENANCE_SECONDS = 60.0
+# A delivery the broker refused is due again after this long.
+DELIVERY_DEFER_SECONDS = 5.0
 
 Dispatch = Callable[[list[Task]], Awaitable[None]]
 
@@ -56,6 +68,8 @@ def broker_dispatch(broker: dramatiq.Broker) -> Dispatch:
 
     def enqueue_all(tasks: list[Task]) -> None:
         for task in tasks:
+            if task.actor_name in RELAY_TASKS:
+                continue  # done by the relay itself, never a message
             broker.enqueue(
                 dramatiq.Message(
                     queue_name=task.queue_name,
@@ -68,17 +82,18 @@ def broker_dispatch(broker: dramatiq.Broker) -> Dispatch:
 
     async def dispatch(tasks: list[Task]) -> None:
         # The broker clients block; keep them off the event loop.
-        await asyncio.to_thread(enqueue_all, tasks)
+        if tasks:
+            await asyncio.to_thread(enqueue_all, tasks)
 
     return dispatch
 
 
 def open_tasks(row: asyncpg.Record) -> list[Task]:
-    """The row's tasks that have not reported done yet."""
+    """The row's broker tasks that have not reported done yet."""
     pending = set(row["pending_tasks"])
     return [
         task for task in tasks_for(row["id"], row["topic"], row["payload"])
-        if task.actor_name in pending
+        if task.actor_name in pending and task.actor_name not in RELAY_TASKS
     ]
 
 
@@ -88,8 +103,25 @@ async def relay_batch(
     batch_size: int = BATCH_SIZE,
     *,
     redelivery: Redelivery = Redelivery(),
+    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> int:
-    """Send one batch of due rows; returns how many were sent."""
+    """Send one batch of due rows, then the webhook deliveries due; returns how many rows were
+    sent."""
+    rows, _ = await relay_pass(pool, dispatch, batch_size, redelivery=redelivery,
+                               low_stock_threshold=low_stock_threshold)
+    return rows
+
+
+async def relay_pass(
+    pool: asyncpg.Pool,
+    dispatch: Dispatch,
+    batch_size: int = BATCH_SIZE,
+    *,
+    redelivery: Redelivery = Redelivery(),
+    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
+) -> tuple[int, int]:
+    """One pass: a batch of outbox rows (fanned out and sent), then a batch of due webhook
+    deliveries (among them those just fanned out); returns how many of each were sent."""
     rows = await fetch_all(queries.outbox_lease_batch(
         pool,
         batch_size=batch_size,
@@ -97,6 +129,8 @@ async def relay_batch(
         max_delay_seconds=redelivery.max_delay_seconds,
         max_enqueues=redelivery.max_enqueues,
     ))
+    await fan_out(pool, [row for row in rows if WEBHOOK_FAN_OUT in row["pending_tasks"]],
+                  low_stock_threshold=low_stock_threshold)
     sent: list[int] = []
     for index, row in enumerate(rows):
         if row["enqueues"]:
@@ -115,7 +149,73 @@ async def relay_batch(
         sent.append(row["id"])
     if sent:
         await queries.outbox_mark_enqueued(pool, ids=sent)
-    return len(sent)
+    deliveries = await relay_deliveries(pool, dispatch, batch_size)
+    return len(sent), deliveries
+
+
+async def fan_out(
+    pool: asyncpg.Pool,
+    rows: list[asyncpg.Record],
+    *,
+    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
+) -> None:
+    """Turn outbox rows of webhook topics into events and deliveries, and close their
+    fan-out task; rows no endpoint subscribes to only close it. Two statements for the batch,
+    plus the reads of the subscribed events' resources."""
+    if not rows:
+        return
+    types = [event_type_of(row["topic"]) for row in rows]
+    try:
+        subscribed = {
+            found["id"] for found in await fetch_all(queries.webhook_subscribed_ids(
+                pool, ids=[row["id"] for row in rows], types=types
+            ))
+        }
+        events = []
+        async with pool.acquire() as conn:
+            for row, event_type in zip(rows, types, strict=True):
+                if row["id"] in subscribed:
+                    data = await _data(conn, event_type, row, low_stock_threshold)
+                    events.append({"id": row["id"], "type": event_type, "data": data})
+            await queries.webhook_fan_out(conn, events=events, ids=[row["id"] for row in rows])
+    except Exception:
+        # The database went away mid-batch: the rows come back soon, nothing was half-stored.
+        log.warning("could not fan out %d webhook events; deferring", len(rows), exc_info=True)
+        await queries.outbox_defer(pool, ids=[row["id"] for row in rows])
+
+
+async def _data(conn: asyncpg.Connection, event_type: str, row: asyncpg.Record,
+                low_stock_threshold: int) -> dict:
+    try:
+        return await event_data(conn, event_type, row["payload"],
+                                low_stock_threshold=low_stock_threshold)
+    except Exception as exc:
+        if is_dependency_down(exc) or isinstance(exc, asyncpg.PostgresError):
+            raise
+        # A payload this code cannot read must not hold up every event behind it.
+        log.exception("webhook data of outbox row %s (%s)", row["id"], event_type)
+        return {"id": None}
+
+
+async def relay_deliveries(pool: asyncpg.Pool, dispatch: Dispatch,
+                           batch_size: int = BATCH_SIZE) -> int:
+    """Hand the due webhook deliveries to the broker; returns how many were handed."""
+    leased = await fetch_all(queries.webhook_lease_deliveries(
+        pool, batch_size=batch_size, lease_seconds=LEASE_SECONDS
+    ))
+    if not leased:
+        return 0
+    try:
+        await dispatch([Task(DELIVER_WEBHOOK, (row["id"], row["leases"])) for row in leased])
+    except Exception:
+        # Those already enqueued carry a lease the next handing makes stale: none is sent twice.
+        log.warning("could not hand %d webhook deliveries to the broker; deferring",
+                    len(leased), exc_info=True)
+        await queries.webhook_defer_deliveries(
+            pool, ids=[row["id"] for row in leased], delay_seconds=DELIVERY_DEFER_SECONDS
+        )
+        return 0
+    return len(leased)
 
 
 async def run_relay(
@@ -125,17 +225,19 @@ async def run_relay(
     *,
     poll_seconds: float = POLL_SECONDS,
     redelivery: Redelivery = Redelivery(),
+    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> None:
     """Drain the outbox until cancelled: at once when woken, else every `poll_seconds`."""
     wake = wake or asyncio.Event()
     while True:
         wake.clear()  # before the batch: a wake during it means rows it may not have seen
         try:
-            sent = await relay_batch(pool, dispatch, redelivery=redelivery)
+            sent = await relay_pass(pool, dispatch, redelivery=redelivery,
+                                    low_stock_threshold=low_stock_threshold)
         except (asyncpg.PostgresError, *DEPENDENCY_DOWN):
             log.warning("outbox relay could not reach the database", exc_info=True)
-            sent = 0
-        if sent == BATCH_SIZE:
+            sent = (0, 0)
+        if BATCH_SIZE in sent:
             continue  # more are waiting
         try:
             await asyncio.wait_for(wake.wait(), poll_seconds)
@@ -181,7 +283,8 @@ async def run_relay_process(settings: Settings) -> None:
     )
     tasks = [
         asyncio.create_task(run_relay(
-            pool, broker_dispatch(broker), redelivery=Redelivery.from_settings(settings)
+            pool, broker_dispatch(broker), redelivery=Redelivery.from_settings(settings),
+            low_stock_threshold=settings.low_stock_threshold,
         )),
         asyncio.create_task(run_maintenance(pool, settings)),
     ]

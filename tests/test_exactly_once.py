@@ -13,13 +13,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import dramatiq
-import psutil
 import pytest
 from factories import (
     create_account,
@@ -30,6 +27,7 @@ from factories import (
     ready,
 )
 from faults import PrivatePostgres
+from processes import WorkerProcess
 from smtp_server import SmtpServer
 
 from shop_api.broker import create_broker
@@ -54,53 +52,6 @@ def smtp():
 def mailbox(smtp):
     smtp.mailbox.reset()
     return smtp.mailbox
-
-
-class WorkerProcess:
-    """`dramatiq workers`, one process with a few threads, as the Procfile runs it."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> WorkerProcess:
-        self.process = subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "dramatiq", "workers", "--processes", "1", "--threads", "4"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    def _family(self) -> list[psutil.Process]:
-        try:
-            parent = psutil.Process(self.process.pid)
-            return [parent, *parent.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def kill(self) -> None:
-        """SIGKILL the whole tree: the consuming process dies holding its messages."""
-        family = self._family()
-        for member in family:
-            member.kill()
-        psutil.wait_procs(family, timeout=10)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def output(self) -> str:
-        return self.log.read_text()
 
 
 @pytest.fixture

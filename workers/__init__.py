@@ -7,4 +7,4 @@ broker rather than to Dramatiq's default one.
 from . import broker  # noqa: F401  (must stay the first import: it sets the global broker)
 
 # isort: split
-from . import emails, payments, recommendations  # noqa: F401  (actors register on import)
+from . import emails, payments, recommendations, webhooks  # noqa: F401  (actors register on import)

@@ -1,4 +1,5 @@
-"""What every actor of a worker process shares: settings, an asyncpg pool, the payment gateway.
+"""What every actor of a worker process shares: settings, an asyncpg pool, the payment gateway,
+the webhook delivery client.
 
 Opened on the worker's event loop before the worker boots its consumers (so no message is taken
 before there is a pool to handle it), closed when it stops, like the web app's cleanup_ctx. A
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 import asyncpg
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
@@ -16,6 +18,7 @@ from dramatiq.asyncio import get_event_loop_thread
 from shop_api.db import create_pool
 from shop_api.domain.gateway import PaymentGateway, get_gateway
 from shop_api.domain.outbox import TaskRef
+from shop_api.integrations.webhook_delivery import client_session
 from shop_api.settings import Settings
 
 
@@ -24,6 +27,8 @@ class Resources:
     settings: Settings
     pool: asyncpg.Pool
     gateway: PaymentGateway
+    # One per process, for its connection pool (keep-alive to the same receivers).
+    webhook_session: aiohttp.ClientSession
 
 
 _current: Resources | None = None
@@ -61,10 +66,17 @@ class WorkerResources(dramatiq.Middleware):
         gateway = get_gateway(
             settings.payment_gateway, pool, sandbox_latency_seconds=settings.sandbox_latency_seconds
         )
-        _current = Resources(settings, pool, gateway)
+        session = get_event_loop_thread().run_coroutine(_open_session(settings))
+        _current = Resources(settings, pool, gateway, session)
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         global _current
         if _current is not None:
+            get_event_loop_thread().run_coroutine(_current.webhook_session.close())
             get_event_loop_thread().run_coroutine(_current.pool.close())
             _current = None
+
+
+async def _open_session(settings: Settings) -> aiohttp.ClientSession:
+    # On the worker's event loop, where the actors will use it.
+    return client_session(settings)

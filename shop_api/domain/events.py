@@ -23,12 +23,19 @@ from shop_api.domain.topics import (
     REFUND_DUE,
     USER_REGISTERED,
 )
+from shop_api.domain.webhook_events import EVENT_OF_TOPIC
 
 SEND_EMAIL = "send_email"
 SETTLE_PAYMENT = "settle_payment"
 REFUND_ORDER = "refund_order"
 REFUND_PAYMENT = "refund_payment"
 UPDATE_RECOMMENDATIONS = "update_recommendations"
+DELIVER_WEBHOOK = "deliver_webhook"
+# Not a broker message: the relay itself turns the row into webhook deliveries (one statement,
+# idempotent), then hands each delivery to DELIVER_WEBHOOK. Named here so the row stays open
+# until that is done, like any task.
+WEBHOOK_FAN_OUT = "webhook_fan_out"
+RELAY_TASKS = frozenset({WEBHOOK_FAN_OUT})
 
 QUEUES = {
     SEND_EMAIL: "emails",
@@ -36,6 +43,8 @@ QUEUES = {
     REFUND_ORDER: "payments",
     REFUND_PAYMENT: "payments",
     UPDATE_RECOMMENDATIONS: "recommendations",
+    # Its own queue: a slow receiver (10 s each) must not hold up emails or payments.
+    DELIVER_WEBHOOK: "webhooks",
 }
 
 
@@ -84,4 +93,6 @@ def tasks_for(outbox_id: int, topic: str, payload: dict[str, Any]) -> list[Task]
         tasks.append(Task(REFUND_ORDER, (payload["order_id"],), report))
     if topic == ORDER_PAID:  # paid through a payment or offline (admin)
         tasks.append(Task(UPDATE_RECOMMENDATIONS, (payload["order_id"],), report))
+    if topic in EVENT_OF_TOPIC:
+        tasks.append(Task(WEBHOOK_FAN_OUT, (), report))
     return tasks

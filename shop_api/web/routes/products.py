@@ -33,6 +33,7 @@ from shop_api.web.schemas.catalog import (
     VariantOut,
     VariantUpdateIn,
     category_out,
+    product_detail_out,
     product_out,
     review_out,
     variant_out,
@@ -130,10 +131,7 @@ async def product_facets(request: web.Request, query: dict) -> web.Response:
 )
 async def get_product(request: web.Request, product_id: int) -> web.Response:
     row, reviews = await catalog.get_product(request.app[db_pool_key], product_id)
-    body = product_out(row)
-    body["variants"] = [variant_out(variant) for variant in row["variants"]]
-    body["recent_reviews"] = [review_out(review, prefix="review_") for review in reviews]
-    return json_response(body)
+    return json_response(product_detail_out(row, reviews))
 
 
 @routes.put(r"/api/products/{product_id:\d+}")

@@ -668,6 +668,14 @@ def product_out(row: Any) -> dict:
     )
 
 
+def product_detail_out(row: Any, reviews: list) -> dict:
+    """GET /api/products/<id>: catalog.get_product's row and reviews (a webhook's product too)."""
+    body = product_out(row)
+    body["variants"] = [variant_out(variant) for variant in row["variants"]]
+    body["recent_reviews"] = [review_out(review, prefix="review_") for review in reviews]
+    return body
+
+
 def variant_out(row: Any) -> dict:
     """A variant row of sql/variants.sql, or an item of a product detail's `variants`."""
     return shaped(VariantOut, row, in_stock=row["stock_quantity"] > 0)

@@ -1,0 +1,68 @@
+"""Processes the tests start as production runs them: `dramatiq workers`, `shop-api relay`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    """`dramatiq workers`, one process with a few threads, as the Procfile runs it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        self.process = subprocess.Popen(  # noqa: S603 - our own command
+            self.command(),
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "dramatiq", "workers", "--processes", "1", "--threads", "4"]
+
+    def _family(self) -> list[psutil.Process]:
+        try:
+            parent = psutil.Process(self.process.pid)
+            return [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree: the consuming process dies holding its messages."""
+        family = self._family()
+        for member in family:
+            member.kill()
+        psutil.wait_procs(family, timeout=10)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+class RelayProcess(WorkerProcess):
+    """`shop-api relay`: the outbox relay and the periodic jobs, in a process of its own."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "shop_api.ops.cli", "relay"]
