@@ -13,6 +13,7 @@ from shop_api.web.routes import (
     promotions,
     shipping,
     tax,
+    webhooks,
 )
 
 ROUTE_TABLES = [
@@ -28,4 +29,5 @@ ROUTE_TABLES = [
     shipping.routes,
     tax.routes,
     promotions.routes,
+    webhooks.routes,
 ]
