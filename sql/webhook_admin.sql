@@ -15,14 +15,15 @@ VALUES (:url, :events::text[], :description, :secret)
 RETURNING *;
 
 -- name: webhook_admin_replace_endpoint^
--- Every field the admin sets, read against the row as it is when the UPDATE locks it (the
--- delivery actor may be disabling it at the same moment): setting is_active again on an
+-- The fields the admin sets (a NULL :url, :events or :description keeps the field: the
+-- pages' enable and disable buttons), read against the row as it is when the UPDATE locks it
+-- (the delivery actor may be disabling it at the same moment): setting is_active again on an
 -- endpoint that was disabled re-enables it with a clean count of failures; switching it off
 -- records when, as the actor does when it disables one.
 UPDATE webhook_endpoints
-   SET url = :url,
-       events = :events::text[],
-       description = :description,
+   SET url = coalesce(:url::text, url),
+       events = coalesce(:events::text[], events),
+       description = coalesce(:description::text, description),
        is_active = :is_active::boolean,
        failures_in_a_row = CASE WHEN :is_active::boolean
                                  AND (NOT is_active OR disabled_at IS NOT NULL)

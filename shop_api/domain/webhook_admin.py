@@ -105,6 +105,21 @@ async def replace_endpoint(
     return row
 
 
+async def set_active(conn: Queryable, endpoint_id: int, *, is_active: bool) -> asyncpg.Record:
+    """replace_endpoint's is_active alone, the other fields as they are."""
+    row = await queries.webhook_admin_replace_endpoint(
+        conn,
+        endpoint_id=endpoint_id,
+        url=None,
+        events=None,
+        description=None,
+        is_active=is_active,
+    )
+    if row is None:
+        raise NotFound("No such webhook endpoint.")
+    return row
+
+
 async def rotate_secret(conn: Queryable, endpoint_id: int) -> asyncpg.Record:
     """A new secret, which signs every attempt from now on; the old one signs none."""
     row = await queries.webhook_admin_rotate_secret(

@@ -22,6 +22,7 @@ from shop_api.web.admin import (
     shipping_pages,
     tax_pages,
     templating,
+    webhook_pages,
 )
 from shop_api.web.admin.middleware import admin_pages_middleware
 
@@ -40,5 +41,6 @@ def create_app() -> web.Application:
     app.router.add_routes(shipping_pages.routes)
     app.router.add_routes(tax_pages.routes)
     app.router.add_routes(promotion_pages.routes)
+    app.router.add_routes(webhook_pages.routes)
     app.router.add_static("/static", STATIC_DIR)
     return app
