@@ -11,7 +11,7 @@ from shop_api.domain import webhook_admin
 from shop_api.integrations.webhook_urls import check_url
 from shop_api.web.endpoint import ADMIN, endpoint
 from shop_api.web.jsonio import json_response
-from shop_api.web.keys import outbox_wake_key, settings_key
+from shop_api.web.keys import db_pool_key, outbox_wake_key, settings_key
 from shop_api.web.schemas.common import page_body
 from shop_api.web.schemas.webhooks import (
     DeliveriesQuery,
@@ -43,7 +43,9 @@ SECRET = (
 
 
 async def _allowed(request: web.Request, url: str) -> None:
-    """The URL guard, at save time (the delivery checks again when it connects)."""
+    """The URL guard, at save time (the delivery checks again when it connects). It may wait
+    on DNS, so the routes that call it hold no pool connection meanwhile: they write with one
+    statement on the pool afterwards."""
     await check_url(url, allow_private=request.app[settings_key].webhook_allow_private)
 
 
@@ -77,11 +79,9 @@ async def list_webhooks(request: web.Request, conn: asyncpg.Connection) -> web.R
     response=WebhookWithSecretOut,
     status=201,
 )
-async def create_webhook(
-    request: web.Request, body: dict, conn: asyncpg.Connection
-) -> web.Response:
+async def create_webhook(request: web.Request, body: dict) -> web.Response:
     await _allowed(request, body["url"])
-    row = await webhook_admin.create_endpoint(conn, **body)
+    row = await webhook_admin.create_endpoint(request.app[db_pool_key], **body)
     return json_response(webhook_with_secret_out(row), status=201)
 
 
@@ -113,11 +113,9 @@ async def get_webhook(
     body=WebhookReplaceIn,
     response=WebhookOut,
 )
-async def replace_webhook(
-    request: web.Request, endpoint_id: int, body: dict, conn: asyncpg.Connection
-) -> web.Response:
+async def replace_webhook(request: web.Request, endpoint_id: int, body: dict) -> web.Response:
     await _allowed(request, body["url"])
-    row = await webhook_admin.replace_endpoint(conn, endpoint_id, **body)
+    row = await webhook_admin.replace_endpoint(request.app[db_pool_key], endpoint_id, **body)
     return json_response(webhook_out(row))
 
 
