@@ -554,3 +554,53 @@ async def test_the_routes_are_documented(client):
     }
     listed = document["components"]["schemas"]["WebhookOut"]["properties"]
     assert "secret" not in listed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bücher.example/hook",
+        "https://[zz]/",
+        "https://%zz/",
+        "https://" + "a" * 300 + ".example/",
+        "https://" + "a" * 64 + ".example/",
+        "https://:443/x",
+        "//93.184.215.14/x",
+        "https://0.0.0.0/",
+        "https://[fe80::1%25eth0]/",
+        "javascript:alert(1)",
+        "https://93.184.215.14@127.0.0.1/",
+    ],
+)
+async def test_odd_urls_are_a_422_never_a_500(client, admin, db, url):
+    response = await client.post(
+        WEBHOOKS, headers=admin.headers, json={"url": url, "events": ["*"]}
+    )
+    assert response.status == 422, await response.text()
+    assert (await response.json())["code"] in ("url_not_allowed", "validation_error")
+    assert await db.fetchval("SELECT count(*) FROM webhook_endpoints") == 0
+
+
+async def test_concurrent_enables_and_disables_leave_a_consistent_row(client, admin, db):
+    created = await register(client, admin)
+    await db.execute("UPDATE webhook_endpoints SET failures_in_a_row = 7")
+    path = f"{WEBHOOKS}/{created['id']}"
+    responses = await asyncio.gather(*(
+        client.put(path, headers=admin.headers,
+                   json={"url": PUBLIC_URL, "events": ["*"], "is_active": i % 2 == 0})
+        for i in range(20)
+    ))
+    assert [response.status for response in responses] == [200] * 20
+    row = await db.fetchrow("SELECT * FROM webhook_endpoints")
+    assert row["is_active"] == (row["disabled_at"] is None)
+    if row["is_active"]:
+        assert row["failures_in_a_row"] == 0  # it was disabled before the last enable
+
+
+async def test_deliveries_query_extremes_are_422(client, admin):
+    created = await register(client, admin)
+    path = f"{WEBHOOKS}/{created['id']}/deliveries"
+    for params in ({"page": "9" * 30}, {"per_page": "-1"}, {"status": "p" * 5000},
+                   {"status": "PENDING"}, {"page": "1.0"}):
+        response = await client.get(path, headers=admin.headers, params=params)
+        await assert_problem(response, 422, "validation_error")
