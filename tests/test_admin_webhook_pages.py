@@ -11,17 +11,26 @@ import pytest
 from admin_pages import sign_in
 from factories import create_user
 
-from shop_api.web.keys import outbox_wake_key
+from shop_api.web.keys import outbox_wake_key, redis_key
 
 PAGE = "/admin/webhooks"
 PUBLIC_URL = "https://93.184.215.14/hooks/shop"  # a public literal: no DNS, never contacted
-_SECRET = re.compile(r"<code class=\"secret\" data-secret>(whsec_[A-Za-z0-9_-]+)</code>")
+_SECRET = re.compile(r'<code id="new-secret" class="secret">(whsec_[A-Za-z0-9_-]+)</code>')
 
 
 @pytest.fixture
 async def csrf(client, db) -> str:
     await create_user(db, "boss@example.com", role="admin")
     return await sign_in(client, "boss@example.com")
+
+
+async def answer(client, path: str, csrf: str, data=None, **fields) -> str:
+    """Submit a form whose answer is the page itself (one showing a secret)."""
+    form = [("csrf_token", csrf), *(data or []), *fields.items()]
+    response = await client.post(path, data=form, allow_redirects=False)
+    assert response.status == 200, await response.text()
+    assert response.headers["Cache-Control"] == "no-store"
+    return html.unescape(await response.text())
 
 
 async def post(client, path: str, csrf: str, data=None, **fields) -> str:
@@ -32,6 +41,15 @@ async def post(client, path: str, csrf: str, data=None, **fields) -> str:
     page = await client.get(response.headers["Location"])
     assert page.status == 200
     return html.unescape(await page.text())
+
+
+async def redis_holds(client, text: str) -> bool:
+    """Whether any value in Redis holds `text` (the flash messages live there)."""
+    redis = client.app[redis_key]
+    async for key in redis.scan_iter():
+        if await redis.type(key) == b"string" and text.encode() in await redis.get(key):
+            return True
+    return False
 
 
 def form(url: str = PUBLIC_URL, events=("order.paid",), **more) -> list[tuple[str, str]]:
@@ -49,25 +67,28 @@ async def test_an_endpoint_is_added_with_its_secret_shown_once(client, db, csrf)
     assert empty.headers["Cache-Control"] == "no-store"
     assert "No webhook endpoint yet." in await empty.text()
 
-    shown = await post(
+    shown = await answer(
         client, PAGE, csrf,
         form(events=("order.*", "payment.failed", "order.*"), description=" ERP sync "),
     )
     row = await endpoint_row(db)
     assert f"Endpoint #{row['id']} added." in shown
     assert _SECRET.search(shown).group(1) == row["secret"]
+    assert await redis_holds(client, '"user_id"')  # the session: the search does find things
+    assert not await redis_holds(client, row["secret"])
     assert (row["url"], row["events"], row["description"], row["is_active"]) == (
         PUBLIC_URL, ["order.*", "payment.failed"], "ERP sync", True
     )
     assert PUBLIC_URL in shown and "ERP sync" in shown
 
     again = html.unescape(await (await client.get(PAGE)).text())
-    assert row["secret"] not in again
+    assert row["secret"] not in again and "new-secret" not in again
+    assert not await redis_holds(client, row["secret"])
     assert PUBLIC_URL in again and 'data-state="active"' in again
 
 
 async def test_an_endpoint_is_changed_disabled_enabled_rotated_and_removed(client, db, csrf):
-    await post(client, PAGE, csrf, form())
+    await answer(client, PAGE, csrf, form())
     row = await endpoint_row(db)
     path = f"{PAGE}/{row['id']}"
 
@@ -100,10 +121,12 @@ async def test_an_endpoint_is_changed_disabled_enabled_rotated_and_removed(clien
     shown = await post(client, f"{path}/active", csrf, action="maybe")
     assert "Choose to enable or to disable the endpoint." in shown
 
-    shown = await post(client, f"{path}/rotate-secret", csrf)
+    shown = await answer(client, f"{path}/rotate-secret", csrf)
     rotated = await endpoint_row(db)
     assert rotated["secret"] != row["secret"]
     assert _SECRET.search(shown).group(1) == rotated["secret"]
+    assert "has a new secret; the old one signs nothing more." in shown
+    assert not await redis_holds(client, rotated["secret"])
 
     await db.execute(
         "INSERT INTO webhook_events (id, type, data, created_at) "
@@ -159,7 +182,7 @@ async def test_the_pages_need_an_admin_session(client):
 
 
 async def test_deliveries_are_listed_filtered_and_sent_again(client, db, csrf):
-    await post(client, PAGE, csrf, form())
+    await answer(client, PAGE, csrf, form())
     endpoint_id = (await endpoint_row(db))["id"]
     for event_id, type_ in [(1, "order.paid"), (2, "order.placed")]:
         await db.execute(
@@ -222,7 +245,7 @@ async def test_deliveries_are_listed_filtered_and_sent_again(client, db, csrf):
 
 
 async def test_an_open_redirect_is_not_followed(client, db, csrf):
-    await post(client, PAGE, csrf, form())
+    await answer(client, PAGE, csrf, form())
     endpoint_id = (await endpoint_row(db))["id"]
     response = await client.post(
         f"{PAGE}/{endpoint_id}/active",

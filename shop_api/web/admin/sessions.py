@@ -186,17 +186,10 @@ def check_csrf(session: Session, form: Mapping[str, Any]) -> None:
 # -- one-off messages after a redirect ---------------------------------------------------------
 
 
-async def flash(
-    request: web.Request, session: Session, kind: str, text: str, *, secret: str | None = None
-) -> None:
-    """A message for the page the browser is redirected to next ("Order #7 is now shipped."),
-    with a `secret` to show beside it when there is one (a webhook's, made by the form): shown
-    that once, as the API shows it once, and gone from Redis when shown or FLASH_SECONDS on."""
-    message = {"kind": kind, "text": text}
-    if secret is not None:
-        message["secret"] = secret
+async def flash(request: web.Request, session: Session, kind: str, text: str) -> None:
+    """A message for the page the browser is redirected to next ("Order #7 is now shipped.")."""
     await request.config_dict[redis_key].set(
-        _redis_key("flash", session.id), json.dumps(message), ex=FLASH_SECONDS
+        _redis_key("flash", session.id), json.dumps({"kind": kind, "text": text}), ex=FLASH_SECONDS
     )
 
 

@@ -3,8 +3,9 @@ and each endpoint's deliveries, which can be sent again.
 
 Each form is read into the body the admin API takes and loaded with the API's own schema, its
 URL checked by the same guard, then handed to the API's own domain functions, so the page
-refuses exactly what the API refuses. A secret is shown once, in the message after the form
-that made it, as the API shows it only in the answer that made it.
+refuses exactly what the API refuses. A secret is shown once, in the answer to the form that
+made it (as the API shows it only in the answer that made it), never through the redirect's
+message, which would leave it waiting in Redis: this is also how the API keys page shows a key.
 """
 
 from __future__ import annotations
@@ -30,16 +31,15 @@ from shop_api.web.schemas.webhooks import DeliveriesQuery, WebhookIn, WebhookRep
 routes = web.RouteTableDef()
 
 PAGE = "/admin/webhooks"
-SECRET_SHOWN_ONCE = "Copy its signing secret now: it is not shown again."
 
 
 def _endpoint_page(endpoint_id: int) -> str:
     return f"{PAGE}/{endpoint_id}"
 
 
-@routes.get("/webhooks")
-@admin_page
-async def webhooks_page(request: web.Request, session: sessions.Session) -> web.Response:
+async def _endpoints_page(
+    request: web.Request, session: sessions.Session, *, new_secret: dict[str, Any] | None = None
+) -> web.Response:
     endpoints = await webhook_admin.list_endpoints(request.config_dict[db_pool_key])
     return await render(
         request,
@@ -50,9 +50,16 @@ async def webhooks_page(request: web.Request, session: sessions.Session) -> web.
             "max_url": webhook_admin.MAX_URL_LENGTH,
             "max_description": webhook_admin.MAX_DESCRIPTION_LENGTH,
             "allow_private": request.config_dict[settings_key].webhook_allow_private,
+            "new_secret": new_secret,
         },
         session=session,
     )
+
+
+@routes.get("/webhooks")
+@admin_page
+async def webhooks_page(request: web.Request, session: sessions.Session) -> web.Response:
+    return await _endpoints_page(request, session)
 
 
 @routes.get(r"/webhooks/{endpoint_id:\d+}")
@@ -101,21 +108,23 @@ async def _allowed(request: web.Request, url: str) -> None:
 async def _showing_secret(
     request: web.Request,
     session: sessions.Session,
-    work: Callable[[], Awaitable[tuple[str, str]]],
+    work: Callable[[], Awaitable[tuple[str, Any]]],
     *,
     back: str,
 ) -> web.Response:
-    """`submitted` for a form whose work makes a secret: (message, secret), both flashed."""
-    made: dict[str, str] = {}
+    """`submitted` for a form whose work makes a secret, returning (message, endpoint row):
+    refused, back to `back` with what was wrong; done, the endpoints page with the secret."""
+    made: dict[str, Any] = {}
 
     async def told() -> str:
-        made["text"], made["secret"] = await work()
-        return made["text"]
+        text, row = await work()
+        made.update(endpoint_id=row["id"], url=row["url"], secret=row["secret"])
+        return text
 
-    response = await submitted(request, session, told, back=back)
-    if made:
-        await sessions.flash(request, session, "ok", made["text"], secret=made["secret"])
-    return response
+    answer = await submitted(request, session, told, back=back)
+    if not made:
+        return answer
+    return await _endpoints_page(request, session, new_secret=made)
 
 
 @routes.post("/webhooks")
@@ -123,11 +132,11 @@ async def _showing_secret(
 async def create_webhook_form(
     request: web.Request, session: sessions.Session, form: MultiDictProxy
 ) -> web.Response:
-    async def work() -> tuple[str, str]:
+    async def work() -> tuple[str, Any]:
         body = WebhookIn().load(_fields(form))
         await _allowed(request, body["url"])
         row = await webhook_admin.create_endpoint(request.config_dict[db_pool_key], **body)
-        return f"Endpoint #{row['id']} added. {SECRET_SHOWN_ONCE}", row["secret"]
+        return f"Endpoint #{row['id']} added.", row
 
     return await _showing_secret(request, session, work, back=PAGE)
 
@@ -187,13 +196,9 @@ async def rotate_secret_form(
 ) -> web.Response:
     endpoint_id = path_id(request.match_info["endpoint_id"])
 
-    async def work() -> tuple[str, str]:
+    async def work() -> tuple[str, Any]:
         row = await webhook_admin.rotate_secret(request.config_dict[db_pool_key], endpoint_id)
-        return (
-            f"Endpoint #{endpoint_id} has a new secret; the old one signs nothing more. "
-            + SECRET_SHOWN_ONCE,
-            row["secret"],
-        )
+        return f"Endpoint #{endpoint_id} has a new secret; the old one signs nothing more.", row
 
     back = safe_next(form.get("next") or f"{PAGE}#endpoint-{endpoint_id}")
     return await _showing_secret(request, session, work, back=back)
