@@ -33,8 +33,9 @@ routes = web.RouteTableDef()
 PAGE = "/admin/webhooks"
 
 
-def _endpoint_page(endpoint_id: int) -> str:
-    return f"{PAGE}/{endpoint_id}"
+def _back(form: MultiDictProxy, endpoint_id: int) -> str:
+    """The page the form came from (the endpoint's own, or its row of the list)."""
+    return safe_next(form.get("next") or f"{PAGE}#endpoint-{endpoint_id}")
 
 
 async def _endpoints_page(
@@ -159,9 +160,7 @@ async def replace_webhook_form(
         state = "" if row["is_active"] else " It is disabled: nothing is sent to it."
         return f"Endpoint #{endpoint_id} saved.{state}"
 
-    return await submitted(
-        request, session, work, back=safe_next(form.get("next") or f"{PAGE}#endpoint-{endpoint_id}")
-    )
+    return await submitted(request, session, work, back=_back(form, endpoint_id))
 
 
 @routes.post(r"/webhooks/{endpoint_id:\d+}/active")
@@ -174,9 +173,7 @@ async def webhook_active_form(
 
     async def work() -> str:
         if action not in ("enable", "disable"):
-            raise ValidationFailed(
-                {"action": ["Choose to enable or to disable the endpoint."]}
-            )
+            raise ValidationFailed({"action": ["Choose to enable or to disable the endpoint."]})
         await webhook_admin.set_active(
             request.config_dict[db_pool_key], endpoint_id, is_active=action == "enable"
         )
@@ -184,9 +181,7 @@ async def webhook_active_form(
             return f"Endpoint #{endpoint_id} is enabled again, its failures in a row back to 0."
         return f"Endpoint #{endpoint_id} is disabled: nothing is sent to it."
 
-    return await submitted(
-        request, session, work, back=safe_next(form.get("next") or f"{PAGE}#endpoint-{endpoint_id}")
-    )
+    return await submitted(request, session, work, back=_back(form, endpoint_id))
 
 
 @routes.post(r"/webhooks/{endpoint_id:\d+}/rotate-secret")
@@ -200,8 +195,7 @@ async def rotate_secret_form(
         row = await webhook_admin.rotate_secret(request.config_dict[db_pool_key], endpoint_id)
         return f"Endpoint #{endpoint_id} has a new secret; the old one signs nothing more.", row
 
-    back = safe_next(form.get("next") or f"{PAGE}#endpoint-{endpoint_id}")
-    return await _showing_secret(request, session, work, back=back)
+    return await _showing_secret(request, session, work, back=_back(form, endpoint_id))
 
 
 @routes.post(r"/webhooks/{endpoint_id:\d+}/delete")
