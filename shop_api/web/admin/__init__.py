@@ -23,6 +23,7 @@ from shop_api.web.admin import (
     shipping_pages,
     tax_pages,
     templating,
+    webhook_pages,
 )
 from shop_api.web.admin.middleware import admin_pages_middleware
 
@@ -42,5 +43,6 @@ def create_app() -> web.Application:
     app.router.add_routes(tax_pages.routes)
     app.router.add_routes(promotion_pages.routes)
     app.router.add_routes(api_key_pages.routes)
+    app.router.add_routes(webhook_pages.routes)
     app.router.add_static("/static", STATIC_DIR)
     return app

@@ -14,6 +14,7 @@ from shop_api.web.routes import (
     promotions,
     shipping,
     tax,
+    webhooks,
 )
 
 ROUTE_TABLES = [
@@ -30,4 +31,5 @@ ROUTE_TABLES = [
     tax.routes,
     promotions.routes,
     api_keys.routes,
+    webhooks.routes,
 ]
