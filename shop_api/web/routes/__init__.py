@@ -7,6 +7,7 @@ from shop_api.web.routes import (
     cart,
     docs,
     health,
+    metrics,
     orders,
     payments,
     products,
@@ -17,6 +18,7 @@ from shop_api.web.routes import (
 
 ROUTE_TABLES = [
     health.routes,
+    metrics.routes,
     auth.routes,
     addresses.routes,
     docs.routes,

@@ -1,0 +1,182 @@
+"""GET /metrics: the Prometheus text, read as Prometheus reads it (prometheus_client's parser).
+
+Counters are read before and after the requests a test sends, so each moves by exactly what was
+sent. Scrapes of /metrics are counted like any other request, under route="/metrics": each
+scrape shows the ones before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from factories import assert_problem, create_product
+from prometheus_client.parser import text_string_to_metric_families
+
+from shop_api.web.app import create_app
+
+REQUESTS = "shop_http_requests_total"
+DURATION_COUNT = "shop_http_request_duration_seconds_count"
+
+Samples = dict[tuple[str, frozenset], float]
+
+
+def parse(text: str) -> Samples:
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """A series' value; a labelled series not seen yet is at 0, as Prometheus takes it."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+async def scrape(client, **kwargs) -> Samples:
+    response = await client.get("/metrics", **kwargs)
+    assert response.status == 200, await response.text()
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    return parse(await response.text())
+
+
+@pytest.fixture
+async def app_client(aiohttp_client, settings):
+    """The app, with one route that fails the way a bug does (a 500), as tests/test_errors.py."""
+    app = create_app(settings)
+
+    async def broken(request):
+        raise RuntimeError("a bug")
+
+    app.router.add_get("/boom/{n}", broken)
+    return await aiohttp_client(app)
+
+
+async def _times(count: int, request) -> list[int]:
+    """`count` requests at once; their statuses."""
+    responses = await asyncio.gather(*(request() for _ in range(count)))
+    statuses = [response.status for response in responses]
+    for response in responses:
+        response.release()
+    return statuses
+
+
+async def test_each_request_is_counted_once_under_its_route_template(app_client, db):
+    client = app_client
+    product = await create_product(db)
+    before = await scrape(client)
+
+    assert await _times(5, lambda: client.get("/api/products")) == [200] * 5
+    assert await _times(2, lambda: client.get("/api/products/")) == [200] * 2
+    assert await _times(4, lambda: client.get(f"/api/products/{product}")) == [200] * 4
+    assert await _times(3, lambda: client.get("/api/products/987654")) == [404] * 3
+    assert await _times(6, lambda: client.get("/no/such/place-4711")) == [404] * 6
+    assert await _times(2, lambda: client.get("/api/products/4711x")) == [404] * 2
+    assert await _times(2, lambda: client.post("/api/auth/register", json={})) == [422] * 2
+    assert await _times(3, lambda: client.get("/boom/7")) == [500] * 3
+    response = await client.get("/boom/8")
+    await assert_problem(response, 500, "internal_error")
+
+    after = await scrape(client)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    products = "/api/products"
+    one_product = "/api/products/{product_id}"
+    # With and without its trailing slash, a collection is one route.
+    assert moved(REQUESTS, route=products, method="GET", status="200") == 7
+    assert moved(REQUESTS, route=one_product, method="GET", status="200") == 4
+    assert moved(REQUESTS, route=one_product, method="GET", status="404") == 3
+    # Paths no route matches: one fixed label, whatever the path.
+    assert moved(REQUESTS, route="unmatched", method="GET", status="404") == 8
+    assert moved(REQUESTS, route="/api/auth/register", method="POST", status="422") == 2
+    assert moved(REQUESTS, route="/boom/{n}", method="GET", status="500") == 4
+    # The first scrape, counted when it was answered; the second one is not yet.
+    assert moved(REQUESTS, route="/metrics", method="GET", status="200") == 1
+    # Nothing else was counted: every request is in exactly one series.
+    total = sum(
+        moved(name, **dict(labels)) for name, labels in after if name == REQUESTS
+    )
+    assert total == 7 + 4 + 3 + 8 + 2 + 4 + 1
+    assert not any("4711" in label for _, labels in after for _, label in labels)
+
+    assert moved(DURATION_COUNT, route=products, method="GET") == 7
+    assert moved(DURATION_COUNT, route=one_product, method="GET") == 7
+    assert moved(DURATION_COUNT, route="unmatched", method="GET") == 8
+    bucket = "shop_http_request_duration_seconds_bucket"
+    assert moved(bucket, route=one_product, method="GET", le="+Inf") == 7
+
+
+async def test_admin_pages_are_counted_by_their_template_too(app_client):
+    before = await scrape(app_client)
+    response = await app_client.get("/admin/login")
+    assert response.status == 200
+    after = await scrape(app_client)
+    labels = {"route": "/admin/login", "method": "GET", "status": "200"}
+    assert value(after, REQUESTS, **labels) - value(before, REQUESTS, **labels) == 1
+
+
+async def test_a_metrics_token_is_required_when_set(aiohttp_client, settings):
+    token = "metrics-token-0123456789"
+    client = await aiohttp_client(create_app(dataclasses.replace(settings, metrics_token=token)))
+    right = {"Authorization": f"Bearer {token}"}
+    before = await scrape(client, headers=right)
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Bearer {token}x"},
+        {"Authorization": f"Bearer {token[:-1]}"},
+        {"Authorization": f"Basic {token}"},
+        {"Authorization": "Bearer"},
+    ):
+        response = await client.get("/metrics", headers=headers)
+        await assert_problem(response, 401, "unauthorized")
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "shop_http" not in await response.text()
+    after = await scrape(client, headers=right)
+    for status, count in (("401", 6), ("200", 1)):
+        labels = {"route": "/metrics", "method": "GET", "status": status}
+        assert value(after, REQUESTS, **labels) - value(before, REQUESTS, **labels) == count
+
+
+async def test_the_route_is_in_the_openapi_document(client):
+    document = await (await client.get("/api/openapi.json")).json()
+    operation = document["paths"]["/metrics"]["get"]
+    assert set(operation["responses"]) == {"200", "401"}
+
+
+async def test_the_pool_and_outbox_gauges(client, db, settings):
+    samples = await scrape(client)
+    size = value(samples, "shop_db_pool_size")
+    assert 1 <= size <= settings.db_pool_max
+    assert 0 <= value(samples, "shop_db_pool_in_use") <= size
+    assert value(samples, "shop_db_pool_max_size") == settings.db_pool_max
+    assert value(samples, "shop_outbox_unsent") == 0
+    assert value(samples, "shop_outbox_oldest_unsent_age_seconds") == 0
+
+    await db.execute(
+        "INSERT INTO outbox (topic, payload, pending_tasks, created_at) VALUES"
+        " ('order.placed', '{}', '{send_email}', now() - interval '90 seconds'),"
+        " ('order.placed', '{}', '{send_email}', now() - interval '10 seconds'),"
+        " ('order.placed', '{}', '{send_email}', now())"
+    )
+    # Enqueued (handed to the broker) or done: not unsent any more.
+    await db.execute(
+        "INSERT INTO outbox (topic, payload, pending_tasks, created_at, enqueues) VALUES"
+        " ('order.placed', '{}', '{send_email}', now() - interval '1 hour', 1)"
+    )
+    await db.execute(
+        "INSERT INTO outbox (topic, payload, created_at, completed_at) VALUES"
+        " ('order.placed', '{}', now() - interval '2 hours', now())"
+    )
+    samples = await scrape(client)
+    assert value(samples, "shop_outbox_unsent") == 3
+    assert 89 <= value(samples, "shop_outbox_oldest_unsent_age_seconds") <= 120
+
+    await db.execute("UPDATE outbox SET sent_at = now(), enqueues = 1")
+    samples = await scrape(client)
+    assert value(samples, "shop_outbox_unsent") == 0
+    assert value(samples, "shop_outbox_oldest_unsent_age_seconds") == 0
