@@ -2,20 +2,33 @@
 
 Counters are read before and after the requests a test sends, so each moves by exactly what was
 sent. Scrapes of /metrics are counted like any other request, under route="/metrics": each
-scrape shows the ones before it.
+scrape shows the ones before it. The multiprocess test runs real `shop-api serve` and
+`dramatiq workers` processes on one PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads
+when it is imported: in subprocesses only, never in this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
+import aiohttp
+import dramatiq
 import pytest
-from factories import assert_problem, create_product
+from factories import assert_problem, create_product, eventually
+from faults import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
+from shop_api.broker import create_broker
+from shop_api.domain import events
 from shop_api.web.app import create_app
 
+ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = "shop_http_requests_total"
 DURATION_COUNT = "shop_http_request_duration_seconds_count"
 
@@ -180,3 +193,129 @@ async def test_the_pool_and_outbox_gauges(client, db, settings):
     samples = await scrape(client)
     assert value(samples, "shop_outbox_unsent") == 0
     assert value(samples, "shop_outbox_oldest_unsent_age_seconds") == 0
+
+
+# -- several processes ---------------------------------------------------------------------
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, *argv], cwd=ROOT, env=env,
+        stdout=log.open("a"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(10)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-5000:]
+
+
+async def _up(session: aiohttp.ClientSession, base: str, process, log: Path) -> None:
+    for _ in range(600):
+        assert process.poll() is None, _tail(log)
+        try:
+            async with session.get(f"{base}/api/health") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{base} did not start: {_tail(log)}")
+
+
+async def _get_times(session, url: str, count: int) -> None:
+    async def one() -> int:
+        async with session.get(url) as response:
+            return response.status
+
+    assert await asyncio.gather(*(one() for _ in range(count))) == [200] * count
+
+
+async def test_processes_on_one_directory_add_up(services, settings, tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    pool_max = 3
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "ENV": "test",
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "BROKER_URL": services.redis_url,
+        "SECRET_KEY": settings.secret_key,
+        "RELAY_IN_WEB": "false",
+        "DB_POOL_MIN": "1",
+        "DB_POOL_MAX": str(pool_max),
+        "LOG_LEVEL": "WARNING",
+    }
+    ports = [free_port(), free_port()]
+    logs = [tmp_path / "web-0.log", tmp_path / "web-1.log", tmp_path / "worker.log"]
+    webs = [
+        _start(["-m", "shop_api.ops.cli", "serve", "--port", str(port)], env, log)
+        for port, log in zip(ports, logs, strict=False)
+    ]
+    worker = _start(
+        ["-m", "dramatiq", "workers", "--processes", "1", "--threads", "2"], env, logs[2]
+    )
+    broker = create_broker(services.redis_url)
+    first, second = (f"http://127.0.0.1:{port}" for port in ports)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for base, process, log in zip((first, second), webs, logs, strict=False):
+                await _up(session, base, process, log)
+
+            async def samples() -> Samples:
+                async with session.get(f"{first}/metrics") as response:
+                    assert response.status == 200
+                    return parse(await response.text())
+
+            labels = {"route": "/api/products", "method": "GET", "status": "200"}
+            before = value(await samples(), REQUESTS, **labels)
+            await _get_times(session, f"{first}/api/products", 7)
+            await _get_times(session, f"{second}/api/products", 5)
+
+            actor = events.UPDATE_RECOMMENDATIONS
+            queue = events.QUEUES[actor]
+            # No such order: nothing to score, a success. Not an id: the actor raises. No
+            # retries, so each message is handled exactly once.
+            for args in [(987654,)] * 3 + [("not-an-id",)] * 2:
+                broker.enqueue(dramatiq.Message(
+                    queue_name=queue, actor_name=actor, args=args, kwargs={},
+                    options={"max_retries": 0},
+                ))
+
+            async def handled() -> Samples | None:
+                now = await samples()
+                done = value(now, "shop_worker_messages_total", actor=actor, outcome="succeeded")
+                failed = value(now, "shop_worker_messages_total", actor=actor, outcome="failed")
+                return now if (done, failed) == (3, 2) else None
+
+            now = await eventually(handled, within=60)
+            assert value(now, REQUESTS, **labels) - before == 12
+            # Every actor's series is there from the worker's start, at 0 when nothing happened.
+            assert value(now, "shop_worker_messages_total", actor=events.SEND_EMAIL,
+                         outcome="failed") == 0
+            assert ("shop_worker_messages_total",
+                    frozenset({"actor": events.SEND_EMAIL, "outcome": "failed"}.items())) in now
+            # Both web processes' pools, summed ('livesum').
+            assert value(now, "shop_db_pool_max_size") == 2 * pool_max
+
+            assert await asyncio.to_thread(_stop, webs[1]) == 0
+            after = await samples()
+            # The stopped process's requests happened: still counted. Its pool is gone.
+            assert value(after, REQUESTS, **labels) - before == 12
+            assert value(after, "shop_db_pool_max_size") == pool_max
+    finally:
+        broker.close()
+        for process in (*webs, worker):
+            _stop(process)
