@@ -89,6 +89,7 @@ async def test_each_request_is_counted_once_under_its_route_template(app_client,
     assert await _times(2, lambda: client.get("/api/products/4711x")) == [404] * 2
     assert await _times(2, lambda: client.post("/api/auth/register", json={})) == [422] * 2
     assert await _times(3, lambda: client.get("/boom/7")) == [500] * 3
+    assert await _times(2, lambda: client.request("PROPFIND", "/api/products")) == [405] * 2
     response = await client.get("/boom/8")
     await assert_problem(response, 500, "internal_error")
 
@@ -107,14 +108,18 @@ async def test_each_request_is_counted_once_under_its_route_template(app_client,
     assert moved(REQUESTS, route="unmatched", method="GET", status="404") == 8
     assert moved(REQUESTS, route="/api/auth/register", method="POST", status="422") == 2
     assert moved(REQUESTS, route="/boom/{n}", method="GET", status="500") == 4
+    # A method no route has (aiohttp takes any token): one label for them all.
+    assert moved(REQUESTS, route="unmatched", method="other", status="405") == 2
     # The first scrape, counted when it was answered; the second one is not yet.
     assert moved(REQUESTS, route="/metrics", method="GET", status="200") == 1
     # Nothing else was counted: every request is in exactly one series.
     total = sum(
         moved(name, **dict(labels)) for name, labels in after if name == REQUESTS
     )
-    assert total == 7 + 4 + 3 + 8 + 2 + 4 + 1
-    assert not any("4711" in label for _, labels in after for _, label in labels)
+    assert total == 7 + 4 + 3 + 8 + 2 + 4 + 2 + 1
+    assert not any(
+        "4711" in label or "PROPFIND" in label for _, labels in after for _, label in labels
+    )
 
     assert moved(DURATION_COUNT, route=products, method="GET") == 7
     assert moved(DURATION_COUNT, route=one_product, method="GET") == 7
@@ -193,6 +198,35 @@ async def test_the_pool_and_outbox_gauges(client, db, settings):
     samples = await scrape(client)
     assert value(samples, "shop_outbox_unsent") == 0
     assert value(samples, "shop_outbox_oldest_unsent_age_seconds") == 0
+
+
+async def test_metrics_are_served_while_postgresql_is_down(
+    aiohttp_client, settings, running_postgres
+):
+    client = await aiohttp_client(
+        create_app(dataclasses.replace(settings, database_url=running_postgres.url))
+    )
+    assert "shop_outbox_unsent" in {name for name, _ in await scrape(client)}
+    labels = {"route": "/api/products", "method": "GET", "status": "503"}
+    running_postgres.stop("fast")
+    try:
+        before = await scrape(client)
+        response = await client.get("/api/products")
+        await assert_problem(response, 503, "unavailable")
+        during = await scrape(client)
+    finally:
+        running_postgres.start()
+    # What this process counted is still there; what only the database knows is left out.
+    assert value(during, REQUESTS, **labels) - value(before, REQUESTS, **labels) == 1
+    assert "shop_outbox_unsent" not in {name for name, _ in during}
+    assert "shop_db_pool_size" in {name for name, _ in during}
+    back = await eventually(lambda: _outbox_series(client))
+    assert value(back, "shop_outbox_unsent") == 0
+
+
+async def _outbox_series(client) -> Samples | None:
+    samples = await scrape(client)
+    return samples if "shop_outbox_unsent" in {name for name, _ in samples} else None
 
 
 # -- several processes ---------------------------------------------------------------------
