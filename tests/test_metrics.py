@@ -353,3 +353,18 @@ async def test_processes_on_one_directory_add_up(services, settings, tmp_path):
         broker.close()
         for process in (*webs, worker):
             _stop(process)
+
+
+def test_a_missing_directory_stops_the_server_with_one_line(tmp_path):
+    missing = tmp_path / "not-there"
+    completed = subprocess.run(  # noqa: S603 - our own command
+        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(free_port())],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR":
+                       str(missing)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert completed.returncode == 1
+    assert completed.stderr == (
+        f"shop-api: error: PROMETHEUS_MULTIPROC_DIR must name an existing directory, not "
+        f"{str(missing)!r}\n"
+    )

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import REGISTRY, CollectorRegistry, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from shop_api.settings import SettingsError
+
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector
 
@@ -15,6 +17,13 @@ if TYPE_CHECKING:
 # before the process starts, never set from Python.
 MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MULTIPROCESS = bool(os.environ.get(MULTIPROC_DIR_ENV))
+if MULTIPROCESS and not os.path.isdir(os.environ[MULTIPROC_DIR_ENV]):
+    # Said here, before the first metric is made: prometheus-client would fail later, with a
+    # FileNotFoundError from deep inside, or in a worker only at its first message.
+    raise SettingsError(
+        f"{MULTIPROC_DIR_ENV} must name an existing directory, not "
+        f"{os.environ[MULTIPROC_DIR_ENV]!r}"
+    )
 # What generate_latest writes; every Prometheus reads it (later formats only add quoting).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -9,6 +9,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
 
+# First: it checks the directory the metrics below are written to, when there is one.
+from shop_api.metrics import exposition  # noqa: F401
+
 # The route of a request that matched none (404 of an unknown path, 405): one fixed label, so a
 # scanner trying paths cannot grow the series without bound.
 UNMATCHED = "unmatched"

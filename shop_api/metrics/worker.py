@@ -5,6 +5,9 @@ from __future__ import annotations
 import dramatiq
 from prometheus_client import Counter
 
+# First: it checks the directory the metrics below are written to, when there is one.
+from shop_api.metrics import exposition  # noqa: F401
+
 OUTCOMES = ("succeeded", "failed", "skipped")
 # outcome: succeeded, failed (the actor raised; each attempt of a retried message counts) or
 # skipped (a middleware dropped it before the actor ran, an expired age limit say).
