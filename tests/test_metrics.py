@@ -368,3 +368,24 @@ def test_a_missing_directory_stops_the_server_with_one_line(tmp_path):
         f"shop-api: error: PROMETHEUS_MULTIPROC_DIR must name an existing directory, not "
         f"{str(missing)!r}\n"
     )
+
+
+def test_dev_gives_its_processes_a_fresh_directory(tmp_path, monkeypatch):
+    from shop_api.ops import cli, embedded
+
+    monkeypatch.setattr(embedded, "DATA_DIR", tmp_path)
+    stale = tmp_path / "metrics" / "counter_12345.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"from the last run")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    cli._fresh_metrics_dir()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "metrics")
+    assert list((tmp_path / "metrics").iterdir()) == []
+    # A directory of the developer's own is theirs: used as it is.
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "counter_1.db").write_bytes(b"theirs")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(own))
+    cli._fresh_metrics_dir()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(own)
+    assert (own / "counter_1.db").exists()

@@ -426,9 +426,9 @@ def dev_command(args: argparse.Namespace) -> int:
 
 
 def _fresh_metrics_dir() -> None:
-    """The web, worker and relay processes write their metrics to one directory, so the web's
-    /metrics shows the workers' series too. prometheus-client reads it when each child starts;
-    emptied at every start, as it asks: the files of a past run would add to the counts."""
+    """The web and worker processes write their metrics to one directory, so the web's /metrics
+    shows the workers' series too. prometheus-client reads it when each child starts; emptied
+    at every start, as it asks: the files of a past run would add to the counts."""
     from shop_api.metrics.exposition import MULTIPROC_DIR_ENV
     from shop_api.ops.embedded import DATA_DIR
 
