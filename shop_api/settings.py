@@ -140,6 +140,8 @@ class Settings:
     # Where a Release 1 order (a free-text `delivery_address`, no country) is taxed and shipped
     # to: an ISO 3166-1 alpha-2 code.
     store_country: str = field(default="US", metadata={"parse": _country_code})
+    # GET /metrics asks for it as a bearer token; empty: open to whoever reaches it.
+    metrics_token: str = ""
 
     @property
     def is_production(self) -> bool:

@@ -53,3 +53,11 @@ UPDATE outbox
 SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
   FROM outbox
  WHERE completed_at IS NULL AND enqueues = 0;
+
+-- name: outbox_backlog^
+-- /metrics: the rows not handed to the broker yet, and how long the oldest has waited (0 when
+-- none), as outbox_lag_seconds. Only open rows are read, through outbox_due_idx.
+SELECT count(*) AS unsent,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
+  FROM outbox
+ WHERE completed_at IS NULL AND enqueues = 0;

@@ -60,6 +60,7 @@ ENVIRON = {
     "TAX_SHIPPING": "false",
     "STORE_COUNTRY": "de",
     "WEBHOOK_ALLOW_PRIVATE": "yes",
+    "METRICS_TOKEN": "metrics-token",
 }
 
 

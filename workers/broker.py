@@ -9,6 +9,7 @@ from __future__ import annotations
 import dramatiq
 
 from shop_api.broker import create_broker
+from shop_api.metrics.worker import WorkerMetrics
 from shop_api.settings import Settings
 
 from .resources import WorkerResources
@@ -18,4 +19,5 @@ broker = create_broker(
     settings.effective_broker_url, heartbeat_seconds=settings.broker_heartbeat_seconds
 )
 broker.add_middleware(WorkerResources(settings))
+broker.add_middleware(WorkerMetrics())
 dramatiq.set_broker(broker)

@@ -12,6 +12,7 @@ import getpass
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -393,6 +394,7 @@ def dev_command(args: argparse.Namespace) -> int:
             print(f"Embedded Redis: {os.environ['REDIS_URL']}", flush=True)
         # Emails land as .eml files under .data/mail instead of needing an SMTP server.
         os.environ.setdefault("EMAIL_BACKEND", "file")
+        _fresh_metrics_dir()
         settings = _settings()
 
         count = _apply_migrations(settings.database_url)
@@ -421,6 +423,21 @@ def dev_command(args: argparse.Namespace) -> int:
     finally:
         for service in reversed(started):
             service.stop()
+
+
+def _fresh_metrics_dir() -> None:
+    """The web and worker processes write their metrics to one directory, so the web's /metrics
+    shows the workers' series too. prometheus-client reads it when each child starts; emptied
+    at every start, as it asks: the files of a past run would add to the counts."""
+    from shop_api.metrics.exposition import MULTIPROC_DIR_ENV
+    from shop_api.ops.embedded import DATA_DIR
+
+    if os.environ.get(MULTIPROC_DIR_ENV):
+        return  # the developer's own directory, and their own way of emptying it
+    directory = (DATA_DIR / "metrics").resolve()
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROC_DIR_ENV] = str(directory)
 
 
 def _interrupt(signum: int, frame: object) -> NoReturn:

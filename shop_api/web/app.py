@@ -11,12 +11,14 @@ from aiohttp import web
 
 from shop_api.broker import create_broker
 from shop_api.db import create_pool
+from shop_api.metrics import exposition
+from shop_api.metrics.web import observe_pool
 from shop_api.relay import Redelivery, broker_dispatch, run_relay
 from shop_api.settings import Settings
 from shop_api.shutdown import close_pool, stop_broker, stop_task
 from shop_api.web import admin
 from shop_api.web.keys import db_pool_key, openapi_key, outbox_wake_key, redis_key, settings_key
-from shop_api.web.middleware import error_middleware, wake_relay_middleware
+from shop_api.web.middleware import error_middleware, metrics_middleware, wake_relay_middleware
 from shop_api.web.openapi import build_openapi
 from shop_api.web.routes import ROUTE_TABLES
 
@@ -64,16 +66,40 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
     await stop_broker(broker)
 
 
+# How often each process writes its pool's figures down for the others' scrapes to add up.
+POOL_METRICS_SECONDS = 5.0
+
+
+async def _pool_metrics(app: web.Application) -> AsyncIterator[None]:
+    """With several processes a scrape reaches one of them, which reads its own pool then, and
+    the others' as they last wrote them: each writes every few seconds. On the way out the
+    process's figures leave the sums."""
+    task = None
+    if exposition.MULTIPROCESS:
+        task = asyncio.create_task(_observe_pool_forever(app), name="pool metrics")
+    yield
+    if task is not None:
+        await stop_task(task)
+    exposition.process_exited()
+
+
+async def _observe_pool_forever(app: web.Application) -> None:
+    while True:
+        observe_pool(app[db_pool_key])
+        await asyncio.sleep(POOL_METRICS_SECONDS)
+
+
 def create_app(settings: Settings) -> web.Application:
     # A parent's middlewares run around its sub-applications' too: every admin page gets its
-    # request id and wakes the relay after a write, as every API request does.
+    # request id and wakes the relay after a write, as every API request does. The metrics
+    # middleware comes first, to see the status of the answer that error_middleware makes.
     app = web.Application(
-        middlewares=[error_middleware, wake_relay_middleware],
+        middlewares=[metrics_middleware, error_middleware, wake_relay_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings
     app[outbox_wake_key] = asyncio.Event()
-    app.cleanup_ctx.extend([_database, _redis, _outbox_relay])
+    app.cleanup_ctx.extend([_database, _redis, _outbox_relay, _pool_metrics])
     # The two front ends over one domain. The JSON API: bearer tokens, problem+json.
     for table in ROUTE_TABLES:
         app.router.add_routes(table)

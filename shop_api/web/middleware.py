@@ -1,24 +1,56 @@
-"""Every error of the API as problem+json, and every response with a request id.
+"""Every error of the API as problem+json, every response with a request id, every request
+counted.
 
 What an exception means to a client is `error_ladder`'s to say; here it is only rendered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from shop_api.errors import ApiError
 from shop_api.logs import request_id_var
+from shop_api.metrics.web import UNMATCHED, record_request
 from shop_api.web.error_ladder import is_answer, to_api_error
 from shop_api.web.jsonio import PROBLEM_CONTENT_TYPE, json_response
 from shop_api.web.keys import outbox_wake_key
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+# nginx's status for a client that hung up before its answer: the handler was cancelled.
+CLIENT_CLOSED = 499
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outside the error middleware, so an error is counted with the status of its problem+json.
+    Labels are the route's template and a known method, never what the client wrote."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # an answer raised (a redirect), let through below us
+        status = exc.status
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_CLOSED
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        # One series per route: a collection answers with and without its trailing slash.
+        route = UNMATCHED if resource is None else resource.canonical.rstrip("/") or "/"
+        method = request.method if request.method in hdrs.METH_ALL else "other"
+        record_request(route, method, status, time.perf_counter() - started)
 
 
 def problem_response(error: ApiError, request_id: str) -> web.Response:

@@ -8,6 +8,7 @@ from shop_api.web.routes import (
     cart,
     docs,
     health,
+    metrics,
     orders,
     payments,
     products,
@@ -19,6 +20,7 @@ from shop_api.web.routes import (
 
 ROUTE_TABLES = [
     health.routes,
+    metrics.routes,
     auth.routes,
     addresses.routes,
     docs.routes,
