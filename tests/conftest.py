@@ -17,6 +17,7 @@ import pytest
 import redis
 from factories import TEST_BCRYPT_ROUNDS, Account, create_account
 from faults import private_postgres, private_redis, running_postgres, running_redis  # noqa: F401
+from webhook_receiver import Receiver
 
 from shop_api.ops.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
 from shop_api.ops.migrate import apply_migrations
@@ -123,3 +124,10 @@ async def customer(db, client) -> Account:
 async def admin(db, client) -> Account:
     return await create_account(db, "admin@example.com", client=client, role="admin",
                                 full_name="Admin")
+
+
+@pytest.fixture
+async def receiver():
+    """A webhook endpoint: a real HTTP server on 127.0.0.1 keeping every request it gets."""
+    async with Receiver() as server:
+        yield server

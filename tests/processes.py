@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,23 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def background_env(services, tmp_path: Path) -> dict[str, str]:
+    """The environment of a worker or relay process of a test: the test's database and Redis
+    (also the broker), emails as files, webhooks allowed to reach a receiver on 127.0.0.1."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "BROKER_URL": services.redis_url,
+        "ENV": "test",
+        "EMAIL_BACKEND": "file",
+        "EMAIL_FILE_DIR": str(tmp_path / "mail"),
+        "WEBHOOK_ALLOW_PRIVATE": "true",
+        "DB_POOL_MAX": "4",
+    }
 
 
 class WorkerProcess:

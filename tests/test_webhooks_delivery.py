@@ -34,12 +34,6 @@ async def pool(services):
 
 
 @pytest.fixture
-async def receiver():
-    async with Receiver() as server:
-        yield server
-
-
-@pytest.fixture
 def local(settings):
     """Settings that let deliveries reach 127.0.0.1, as WEBHOOK_ALLOW_PRIVATE=true does."""
     return replace(settings, webhook_allow_private=True)

@@ -9,12 +9,11 @@ POSTs each event with its own client session.
 from __future__ import annotations
 
 import functools
-import os
 
 import pytest
 from factories import create_account, create_product, eventually, place_order
-from processes import ROOT, RelayProcess, WorkerProcess
-from webhook_receiver import Receiver, verify
+from processes import RelayProcess, WorkerProcess, background_env
+from webhook_receiver import verify
 
 from shop_api.db import create_pool
 from shop_api.domain import outbox
@@ -33,26 +32,9 @@ async def pool(services):
 
 
 @pytest.fixture
-async def receiver():
-    async with Receiver() as server:
-        yield server
-
-
-@pytest.fixture
 def processes(services, tmp_path):
     """The worker and the relay, started by the test once its endpoint exists."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": services.database_url,
-        "REDIS_URL": services.redis_url,
-        "BROKER_URL": services.redis_url,
-        "ENV": "test",
-        "EMAIL_BACKEND": "file",
-        "EMAIL_FILE_DIR": str(tmp_path / "mail"),
-        "WEBHOOK_ALLOW_PRIVATE": "true",
-        "DB_POOL_MAX": "4",
-    }
+    env = background_env(services, tmp_path)
     started = []
 
     def start() -> None:
