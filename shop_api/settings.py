@@ -121,6 +121,9 @@ class Settings:
     outbox_max_sends: int = 10
     # Each web process also drains the outbox, right after its own commits: the fast path.
     relay_in_web: bool = True
+    # And each worker process, right after each message it handled (a settled payment's
+    # order.paid, a refund's payment.refunded), instead of at the relay process's next poll.
+    relay_in_worker: bool = True
     # Webhook URLs may be http and point at private, loopback or link-local addresses: for
     # development and tests only (the guard stops a webhook reaching the shop's own network).
     webhook_allow_private: bool = False
