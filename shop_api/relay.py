@@ -31,7 +31,7 @@ from shop_api.db import create_pool, fetch_all, queries
 from shop_api.domain.events import DELIVER_WEBHOOK, RELAY_TASKS, WEBHOOK_FAN_OUT, Task, tasks_for
 from shop_api.domain.webhook_events import event_type_of
 from shop_api.integrations.webhook_delivery import LEASE_SECONDS
-from shop_api.integrations.webhook_payloads import DEFAULT_LOW_STOCK_THRESHOLD, event_data
+from shop_api.integrations.webhook_payloads import event_data
 from shop_api.outages import DEPENDENCY_DOWN, is_dependency_down
 from shop_api.settings import Settings
 
@@ -68,8 +68,6 @@ def broker_dispatch(broker: dramatiq.Broker) -> Dispatch:
 
     def enqueue_all(tasks: list[Task]) -> None:
         for task in tasks:
-            if task.actor_name in RELAY_TASKS:
-                continue  # done by the relay itself, never a message
             broker.enqueue(
                 dramatiq.Message(
                     queue_name=task.queue_name,
@@ -103,12 +101,10 @@ async def relay_batch(
     batch_size: int = BATCH_SIZE,
     *,
     redelivery: Redelivery = Redelivery(),
-    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> int:
     """Send one batch of due rows, then the webhook deliveries due; returns how many rows were
     sent."""
-    rows, _ = await relay_pass(pool, dispatch, batch_size, redelivery=redelivery,
-                               low_stock_threshold=low_stock_threshold)
+    rows, _ = await relay_pass(pool, dispatch, batch_size, redelivery=redelivery)
     return rows
 
 
@@ -118,7 +114,6 @@ async def relay_pass(
     batch_size: int = BATCH_SIZE,
     *,
     redelivery: Redelivery = Redelivery(),
-    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> tuple[int, int]:
     """One pass: a batch of outbox rows (fanned out and sent), then a batch of due webhook
     deliveries (among them those just fanned out); returns how many of each were sent."""
@@ -129,8 +124,7 @@ async def relay_pass(
         max_delay_seconds=redelivery.max_delay_seconds,
         max_enqueues=redelivery.max_enqueues,
     ))
-    await fan_out(pool, [row for row in rows if WEBHOOK_FAN_OUT in row["pending_tasks"]],
-                  low_stock_threshold=low_stock_threshold)
+    await fan_out(pool, [row for row in rows if WEBHOOK_FAN_OUT in row["pending_tasks"]])
     sent: list[int] = []
     for index, row in enumerate(rows):
         if row["enqueues"]:
@@ -156,12 +150,10 @@ async def relay_pass(
 async def fan_out(
     pool: asyncpg.Pool,
     rows: list[asyncpg.Record],
-    *,
-    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> None:
     """Turn outbox rows of webhook topics into events and deliveries, and close their
-    fan-out task; rows no endpoint subscribes to only close it. Two statements for the batch,
-    plus the reads of the subscribed events' resources."""
+    fan-out task; rows no endpoint subscribes to only close it. Three statements for the
+    batch, plus the reads of the subscribed events' resources."""
     if not rows:
         return
     types = [event_type_of(row["topic"]) for row in rows]
@@ -175,20 +167,23 @@ async def fan_out(
         async with pool.acquire() as conn:
             for row, event_type in zip(rows, types, strict=True):
                 if row["id"] in subscribed:
-                    data = await _data(conn, event_type, row, low_stock_threshold)
+                    data = await _data(conn, event_type, row)
                     events.append({"id": row["id"], "type": event_type, "data": data})
-            await queries.webhook_fan_out(conn, events=events, ids=[row["id"] for row in rows])
+            async with conn.transaction():
+                if events:
+                    await queries.webhook_fan_out(conn, events=events)
+                await queries.outbox_complete_task(
+                    conn, ids=[row["id"] for row in rows], task=WEBHOOK_FAN_OUT
+                )
     except Exception:
         # The database went away mid-batch: the rows come back soon, nothing was half-stored.
         log.warning("could not fan out %d webhook events; deferring", len(rows), exc_info=True)
         await queries.outbox_defer(pool, ids=[row["id"] for row in rows])
 
 
-async def _data(conn: asyncpg.Connection, event_type: str, row: asyncpg.Record,
-                low_stock_threshold: int) -> dict:
+async def _data(conn: asyncpg.Connection, event_type: str, row: asyncpg.Record) -> dict:
     try:
-        return await event_data(conn, event_type, row["payload"],
-                                low_stock_threshold=low_stock_threshold)
+        return await event_data(conn, event_type, row["payload"])
     except Exception as exc:
         if is_dependency_down(exc) or isinstance(exc, asyncpg.PostgresError):
             raise
@@ -225,15 +220,13 @@ async def run_relay(
     *,
     poll_seconds: float = POLL_SECONDS,
     redelivery: Redelivery = Redelivery(),
-    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> None:
     """Drain the outbox until cancelled: at once when woken, else every `poll_seconds`."""
     wake = wake or asyncio.Event()
     while True:
         wake.clear()  # before the batch: a wake during it means rows it may not have seen
         try:
-            sent = await relay_pass(pool, dispatch, redelivery=redelivery,
-                                    low_stock_threshold=low_stock_threshold)
+            sent = await relay_pass(pool, dispatch, redelivery=redelivery)
         except (asyncpg.PostgresError, *DEPENDENCY_DOWN):
             log.warning("outbox relay could not reach the database", exc_info=True)
             sent = (0, 0)
@@ -283,8 +276,7 @@ async def run_relay_process(settings: Settings) -> None:
     )
     tasks = [
         asyncio.create_task(run_relay(
-            pool, broker_dispatch(broker), redelivery=Redelivery.from_settings(settings),
-            low_stock_threshold=settings.low_stock_threshold,
+            pool, broker_dispatch(broker), redelivery=Redelivery.from_settings(settings)
         )),
         asyncio.create_task(run_maintenance(pool, settings)),
     ]

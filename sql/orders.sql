@@ -105,7 +105,8 @@ WITH lines AS (
     INSERT INTO outbox (topic, payload, pending_tasks, completed_at)
     SELECT :low_stock_topic::text,
            jsonb_build_object('variant_id', variant_id, 'product_id', product_id,
-                              'stock', stock_after),
+                              'stock', stock_after,
+                              'threshold', :low_stock_threshold::integer),
            :low_stock_tasks::text[],
            -- As outbox_insert writes it: a row that asks for no task is complete at once.
            CASE WHEN cardinality(:low_stock_tasks::text[]) = 0 THEN now() END

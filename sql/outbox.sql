@@ -40,23 +40,17 @@ UPDATE outbox
  WHERE id = ANY(:ids::bigint[]);
 
 -- name: outbox_complete_task!
--- A task reports its effect done; the row closes with its last task. Reporting twice is
--- harmless (the second finds nothing to remove).
+-- A task reports its effect done on rows :ids (one for an actor, a batch for the relay's
+-- webhook fan-out); a row closes with its last task. Reporting twice is harmless (the second
+-- finds nothing to remove).
 UPDATE outbox
    SET pending_tasks = array_remove(pending_tasks, :task::text),
        completed_at = CASE WHEN array_remove(pending_tasks, :task::text) = '{}' THEN now() END
- WHERE id = :id AND completed_at IS NULL;
-
--- name: outbox_lag_seconds$
--- How long the oldest message not yet handed to the broker has waited: the relay's lag, 0 when
--- all is sent.
-SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
-  FROM outbox
- WHERE completed_at IS NULL AND enqueues = 0;
+ WHERE id = ANY(:ids::bigint[]) AND completed_at IS NULL;
 
 -- name: outbox_backlog^
--- /metrics: the rows not handed to the broker yet, and how long the oldest has waited (0 when
--- none), as outbox_lag_seconds. Only open rows are read, through outbox_due_idx.
+-- The rows not handed to the broker yet, and how long the oldest has waited (0 when none): the
+-- relay's lag, for /api/health and /metrics. Only open rows are read, through outbox_due_idx.
 SELECT count(*) AS unsent,
        coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_age_seconds
   FROM outbox

@@ -15,11 +15,11 @@ SELECT e.id
        );
 
 -- name: webhook_fan_out!
--- One statement, so the events, their deliveries and the closing of the outbox rows' fan-out
--- task commit together: a row relayed again after a crash fans out again and the conflicts
--- keep it to one event and one delivery per endpoint. :events is [{id, type, data}] for the
--- subscribed rows, :ids every row of the batch whose fan-out is done. The deliveries' foreign
--- key on the events is checked at the end of the statement, after both inserts.
+-- The events and one delivery per subscribed active endpoint, in the transaction that closes
+-- the rows' fan-out task (outbox_complete_task): a row relayed again after a crash fans out
+-- again and the conflicts keep it to one event and one delivery per endpoint. :events is
+-- [{id, type, data}] for the subscribed rows. The deliveries' foreign key on the events is
+-- checked at the end of the statement, after both inserts.
 WITH given AS (
     SELECT (item ->> 'id')::bigint AS id, item ->> 'type' AS type, item -> 'data' AS data
       FROM jsonb_array_elements(:events::jsonb) AS item
@@ -29,22 +29,15 @@ WITH given AS (
       FROM given
       JOIN outbox o ON o.id = given.id
     ON CONFLICT (id) DO NOTHING
-), delivery AS (
-    INSERT INTO webhook_deliveries (event_id, endpoint_id)
-    SELECT given.id, w.id
-      FROM given
-      JOIN webhook_endpoints w
-        ON w.is_active
-       AND w.events && ARRAY[given.type, split_part(given.type, '.', 1) || '.*', '*']
-     ORDER BY given.id, w.id
-    ON CONFLICT (event_id, endpoint_id) DO NOTHING
 )
--- As outbox_complete_task does for one row.
-UPDATE outbox
-   SET pending_tasks = array_remove(pending_tasks, 'webhook_fan_out'),
-       completed_at = CASE WHEN array_remove(pending_tasks, 'webhook_fan_out') = '{}'
-                           THEN now() END
- WHERE id = ANY(:ids::bigint[]) AND completed_at IS NULL;
+INSERT INTO webhook_deliveries (event_id, endpoint_id)
+SELECT given.id, w.id
+  FROM given
+  JOIN webhook_endpoints w
+    ON w.is_active
+   AND w.events && ARRAY[given.type, split_part(given.type, '.', 1) || '.*', '*']
+ ORDER BY given.id, w.id
+ON CONFLICT (event_id, endpoint_id) DO NOTHING;
 
 -- name: webhook_lease_deliveries
 -- The due deliveries, handed to the broker outside any transaction: their next due time moves

@@ -179,9 +179,10 @@ async def test_a_deleted_product_is_announced_once(client, db, admin):
 # -- low stock --------------------------------------------------------------------------------
 
 
-def low(variant_id: int, product_id: int, stock: int) -> tuple[str, dict]:
+def low(variant_id: int, product_id: int, stock: int, threshold: int = 5) -> tuple[str, dict]:
     return ("inventory.low_stock",
-            {"variant_id": variant_id, "product_id": product_id, "stock": stock})
+            {"variant_id": variant_id, "product_id": product_id, "stock": stock,
+             "threshold": threshold})
 
 
 async def test_a_checkout_that_takes_stock_to_the_threshold_announces_it_once(

@@ -145,7 +145,8 @@ async def test_every_event_type_arrives_once_signed_with_the_resource(
         ("payment.refunded", {"payment_id": payment["id"], "order_id": unpaid["id"]}),
         ("product.created", {"product_id": product}),
         ("product.updated", {"product_id": product}),
-        ("inventory.low_stock", {"variant_id": variant, "product_id": product, "stock": 4}),
+        ("inventory.low_stock", {"variant_id": variant, "product_id": product, "stock": 4,
+                                 "threshold": 5}),
     ]:
         await outbox.publish(pool, topic, payload)
     await relay(pool, local)

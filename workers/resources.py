@@ -94,7 +94,6 @@ class WorkerResources(dramatiq.Middleware):
                 self._wake,
                 poll_seconds=WORKER_RELAY_POLL_SECONDS,
                 redelivery=Redelivery.from_settings(self.settings),
-                low_stock_threshold=self.settings.low_stock_threshold,
             ),
             name="worker outbox relay",
         )

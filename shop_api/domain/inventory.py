@@ -89,6 +89,7 @@ async def change_stock(
             await outbox.publish(
                 conn,
                 topics.INVENTORY_LOW_STOCK,
-                {"variant_id": variant_id, "product_id": changed["product_id"], "stock": new_stock},
+                {"variant_id": variant_id, "product_id": changed["product_id"],
+                 "stock": new_stock, "threshold": threshold},
             )
         return changed

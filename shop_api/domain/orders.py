@@ -139,7 +139,8 @@ async def place_order(
             low_stock_threshold=low_stock_threshold,
             low_stock_topic=topics.INVENTORY_LOW_STOCK,
             low_stock_tasks=outbox.task_names(
-                topics.INVENTORY_LOW_STOCK, {"variant_id": 0, "product_id": 0, "stock": 0}
+                topics.INVENTORY_LOW_STOCK,
+                {"variant_id": 0, "product_id": 0, "stock": 0, "threshold": 0},
             ),
         )
         await promotions.take_uses(

@@ -45,4 +45,4 @@ async def complete(conn: asyncpg.Connection | asyncpg.Pool, task: TaskRef | None
     task sent by hand, not by the relay) closes nothing.
     """
     if task is not None:
-        await queries.outbox_complete_task(conn, id=task.outbox_id, task=task.actor_name)
+        await queries.outbox_complete_task(conn, ids=[task.outbox_id], task=task.actor_name)

@@ -19,5 +19,6 @@ PAYMENT_REFUNDED = "payment.refunded"  # {payment_id, order_id}
 PRODUCT_CREATED = "product.created"  # {product_id}
 PRODUCT_UPDATED = "product.updated"  # {product_id}: the product, its variants or its images
 PRODUCT_DELETED = "product.deleted"  # {product_id}
-# A variant's stock fell to LOW_STOCK_THRESHOLD or below (announced once per crossing).
-INVENTORY_LOW_STOCK = "inventory.low_stock"  # {variant_id, product_id, stock}
+# A variant's stock fell to LOW_STOCK_THRESHOLD or below (announced once per crossing); the
+# threshold it crossed is part of the news, whatever the setting says later.
+INVENTORY_LOW_STOCK = "inventory.low_stock"  # {variant_id, product_id, stock, threshold}

@@ -47,6 +47,12 @@ class EndpointDisabled(Conflict):
     code = "endpoint_disabled"
 
 
+def _found(row: asyncpg.Record | None) -> asyncpg.Record:
+    if row is None:
+        raise NotFound("No such webhook endpoint.")
+    return row
+
+
 def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
@@ -61,10 +67,7 @@ async def list_endpoints(conn: Queryable) -> list[asyncpg.Record]:
 
 
 async def get_endpoint(conn: Queryable, endpoint_id: int) -> asyncpg.Record:
-    row = await queries.webhook_admin_endpoint(conn, endpoint_id=endpoint_id)
-    if row is None:
-        raise NotFound("No such webhook endpoint.")
-    return row
+    return _found(await queries.webhook_admin_endpoint(conn, endpoint_id=endpoint_id))
 
 
 async def create_endpoint(
@@ -92,47 +95,33 @@ async def replace_endpoint(
 ) -> asyncpg.Record:
     """Every field replaced; is_active true re-enables an endpoint that was disabled (its
     failures in a row back to 0), false disables it."""
-    row = await queries.webhook_admin_replace_endpoint(
+    return _found(await queries.webhook_admin_replace_endpoint(
         conn,
         endpoint_id=endpoint_id,
         url=url,
         events=unique_events(events),
         description=description,
         is_active=is_active,
-    )
-    if row is None:
-        raise NotFound("No such webhook endpoint.")
-    return row
+    ))
 
 
 async def set_active(conn: Queryable, endpoint_id: int, *, is_active: bool) -> asyncpg.Record:
     """replace_endpoint's is_active alone, the other fields as they are."""
-    row = await queries.webhook_admin_replace_endpoint(
-        conn,
-        endpoint_id=endpoint_id,
-        url=None,
-        events=None,
-        description=None,
+    return _found(await queries.webhook_admin_replace_endpoint(
+        conn, endpoint_id=endpoint_id, url=None, events=None, description=None,
         is_active=is_active,
-    )
-    if row is None:
-        raise NotFound("No such webhook endpoint.")
-    return row
+    ))
 
 
 async def rotate_secret(conn: Queryable, endpoint_id: int) -> asyncpg.Record:
     """A new secret, which signs every attempt from now on; the old one signs none."""
-    row = await queries.webhook_admin_rotate_secret(
+    return _found(await queries.webhook_admin_rotate_secret(
         conn, endpoint_id=endpoint_id, secret=new_secret()
-    )
-    if row is None:
-        raise NotFound("No such webhook endpoint.")
-    return row
+    ))
 
 
 async def delete_endpoint(conn: Queryable, endpoint_id: int) -> None:
-    if await queries.webhook_admin_delete_endpoint(conn, endpoint_id=endpoint_id) is None:
-        raise NotFound("No such webhook endpoint.")
+    _found(await queries.webhook_admin_delete_endpoint(conn, endpoint_id=endpoint_id))
 
 
 async def list_deliveries(

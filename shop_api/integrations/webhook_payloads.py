@@ -24,16 +24,11 @@ from shop_api.web.schemas.catalog import product_detail_out
 from shop_api.web.schemas.payments import payment_out
 from shop_api.web.schemas.users import user_out
 
-# The Settings default: what the dashboard calls low unless LOW_STOCK_THRESHOLD says otherwise.
-DEFAULT_LOW_STOCK_THRESHOLD = 5
-
 
 async def event_data(
     conn: asyncpg.Connection | asyncpg.Pool,
     event_type: str,
     payload: dict[str, Any],
-    *,
-    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD,
 ) -> dict[str, Any]:
     family = event_type.split(".", 1)[0]
     if family == "order":
@@ -45,7 +40,7 @@ async def event_data(
     elif family == "product":
         body = await _product(conn, payload["product_id"])
     elif event_type == "inventory.low_stock":
-        body = await _low_stock(conn, payload, low_stock_threshold)
+        body = await _low_stock(conn, payload)
     elif event_type == CUSTOMER_CREATED:
         body = await _customer(conn, payload["user_id"])
     else:
@@ -80,7 +75,7 @@ async def _deleted_product(conn, product_id: int) -> dict:
             "deleted_at": row["deleted_at"]}
 
 
-async def _low_stock(conn, payload: dict, threshold: int) -> dict:
+async def _low_stock(conn, payload: dict) -> dict:
     row = await queries.webhook_variant_stock(conn, id=payload["variant_id"])
     return {
         "variant_id": payload["variant_id"],
@@ -88,7 +83,7 @@ async def _low_stock(conn, payload: dict, threshold: int) -> dict:
         "sku": None if row is None else row["sku"],
         # The stock now; the announced level if the variant row is gone.
         "stock_quantity": payload.get("stock") if row is None else row["stock_quantity"],
-        "threshold": threshold,
+        "threshold": payload["threshold"],
     }
 
 

@@ -57,7 +57,6 @@ async def _outbox_relay(app: web.Application) -> AsyncIterator[None]:
             broker_dispatch(broker),
             app[outbox_wake_key],
             redelivery=Redelivery.from_settings(settings),
-            low_stock_threshold=settings.low_stock_threshold,
         ),
         name="outbox relay",
     )

@@ -45,8 +45,9 @@ async def health(request: web.Request) -> web.Response:
     )
     parts = {"database": database, "broker": broker, "version": __version__}
     if database == "ok":
-        lag = await queries.outbox_lag_seconds(pool)
-        return json_response({"status": "ok", **parts, "outbox_lag_seconds": round(lag, 3)})
+        backlog = await queries.outbox_backlog(pool)
+        lag = round(backlog["oldest_age_seconds"], 3)
+        return json_response({"status": "ok", **parts, "outbox_lag_seconds": lag})
     problem = Unavailable("The database is unavailable.").to_problem()
     return json_response(
         {**problem, **parts}, status=503, content_type=PROBLEM_CONTENT_TYPE

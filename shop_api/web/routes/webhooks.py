@@ -11,7 +11,7 @@ from shop_api.domain import webhook_admin
 from shop_api.integrations.webhook_urls import check_url
 from shop_api.web.endpoint import ADMIN, endpoint
 from shop_api.web.jsonio import json_response
-from shop_api.web.keys import db_pool_key, outbox_wake_key, settings_key
+from shop_api.web.keys import db_pool_key, settings_key
 from shop_api.web.schemas.common import page_body
 from shop_api.web.schemas.webhooks import (
     DeliveriesQuery,
@@ -197,8 +197,7 @@ async def list_webhook_deliveries(
 async def redeliver_webhook_delivery(
     request: web.Request, delivery_id: int, conn: asyncpg.Connection
 ) -> web.Response:
+    # One statement, committed when it returns; wake_relay_middleware then wakes this
+    # process's relay, which sends the delivery at once rather than at its next poll.
     row = await webhook_admin.redeliver(conn, delivery_id)
-    # Committed (one statement): this process's relay takes the delivery now rather than at
-    # its next poll. wake_relay_middleware would too, but only while it stays installed.
-    request.app[outbox_wake_key].set()
     return json_response(delivery_out(row), status=202)
