@@ -68,6 +68,8 @@ def broker_dispatch(broker: dramatiq.Broker) -> Dispatch:
 
     def enqueue_all(tasks: list[Task]) -> None:
         for task in tasks:
+            if task.actor_name in RELAY_TASKS:
+                continue  # done by the relay itself, never a message
             broker.enqueue(
                 dramatiq.Message(
                     queue_name=task.queue_name,
@@ -87,11 +89,12 @@ def broker_dispatch(broker: dramatiq.Broker) -> Dispatch:
 
 
 def open_tasks(row: asyncpg.Record) -> list[Task]:
-    """The row's broker tasks that have not reported done yet."""
+    """The row's tasks that have not reported done yet (the dispatch leaves out the relay's
+    own)."""
     pending = set(row["pending_tasks"])
     return [
         task for task in tasks_for(row["id"], row["topic"], row["payload"])
-        if task.actor_name in pending and task.actor_name not in RELAY_TASKS
+        if task.actor_name in pending
     ]
 
 
