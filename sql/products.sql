@@ -78,6 +78,11 @@ keyed AS NOT MATERIALIZED (
            CASE WHEN :sort::text IN ('price', 'name', 'rating') THEN m.id END AS by_id,
            CASE WHEN :sort::text IN ('newest', 'relevance', '-price') THEN m.id END AS by_id_desc
       FROM matching m
+),
+-- What relevance ranks (see the page below), found once for the page and the count; never
+-- run for another sort, whose every reference to it is folded away.
+candidates AS MATERIALIZED (
+    SELECT * FROM keyed WHERE :sort::text = 'relevance' LIMIT 10001
 )
 SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
@@ -99,7 +104,9 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
                     -- Capped at TOTAL_CAP + 1 (shop_api/domain/limits.py): each count stops
                     -- at its 10,001st match, so a filter matching most of a million products
                     -- (a top-level category, a price range) counts what one matching 10,001
-                    -- does. The sum may reach 20,002; page_body caps it.
+                    -- does. The sum may reach 20,002; page_body caps it. Relevance counts
+                    -- the candidates it ranks, which are the same first 10,001 matches.
+                    WHEN :sort::text = 'relevance' THEN (SELECT count(*) FROM candidates)
                     ELSE (SELECT count(*)
                             FROM (SELECT
                                     FROM matching m
@@ -138,7 +145,7 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
           LIMIT :limit::integer OFFSET :offset::bigint)
         UNION ALL
         (SELECT *
-           FROM (SELECT * FROM keyed LIMIT 10001) AS candidates
+           FROM candidates
           WHERE :sort::text = 'relevance'
           ORDER BY by_rank DESC, by_created DESC, by_id_desc DESC
           LIMIT :limit::integer OFFSET :offset::bigint)
