@@ -80,9 +80,14 @@ keyed AS NOT MATERIALIZED (
       FROM matching m
 ),
 -- What relevance ranks (see the page below), found once for the page and the count; never
--- run for another sort, whose every reference to it is folded away.
+-- run for another sort, whose every reference to it is folded away. Only the sort keys: the
+-- page's 20 rows are read again by id, rather than 10,001 whole rows kept (past work_mem,
+-- in a temporary file).
 candidates AS MATERIALIZED (
-    SELECT * FROM keyed WHERE :sort::text = 'relevance' LIMIT 10001
+    SELECT k.id, k.by_rank, k.by_created
+      FROM keyed k
+     WHERE :sort::text = 'relevance'
+     LIMIT 10001
 )
 SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
@@ -144,11 +149,13 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
                    by_created DESC, by_id, by_id_desc DESC
           LIMIT :limit::integer OFFSET :offset::bigint)
         UNION ALL
-        (SELECT *
-           FROM candidates
-          WHERE :sort::text = 'relevance'
-          ORDER BY by_rank DESC, by_created DESC, by_id_desc DESC
-          LIMIT :limit::integer OFFSET :offset::bigint)
+        (SELECT k.*
+           FROM (SELECT c.id
+                   FROM candidates c
+                  WHERE :sort::text = 'relevance'
+                  ORDER BY c.by_rank DESC, c.by_created DESC, c.id DESC
+                  LIMIT :limit::integer OFFSET :offset::bigint) AS ranked
+           JOIN keyed k ON k.id = ranked.id)
   ) AS page ON true
   -- Joined to the page only: a search ranks up to 10,001 rows, and names 20 categories.
   LEFT JOIN categories c ON c.id = page.category_id
