@@ -86,8 +86,9 @@ def run_wrk(base: str, paths: list[str], connections: int, duration: int) -> Fig
         script.write(lua_script(paths) + P95_SCRIPT)
     try:
         output = subprocess.run(  # noqa: S603 - fixed arguments
+            # A 30 s timeout: a slow request is measured, not dropped from the percentiles.
             [wrk_command(), "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-             "-s", script.name, base],
+             "--timeout", "30s", "-s", script.name, base],
             capture_output=True, text=True, check=True,
         ).stdout
     finally:
