@@ -33,7 +33,8 @@ WITH matching AS NOT MATERIALIZED (
        AND (:is_active::boolean IS NULL OR is_active = :is_active::boolean)
 )
 SELECT totals.total, page.*
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+  -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+  FROM (SELECT count(*) AS total FROM (SELECT FROM matching LIMIT 10001) AS capped) AS totals
   LEFT JOIN LATERAL (
         SELECT *
           FROM matching
@@ -91,7 +92,8 @@ SELECT totals.total, page.*,
        json_build_object('id', u.id, 'email', u.email) AS owner,
        order_items_json(page.id) AS items,
        order_payment_json(page.id) AS payment
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+  -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+  FROM (SELECT count(*) AS total FROM (SELECT FROM matching LIMIT 10001) AS capped) AS totals
   LEFT JOIN LATERAL (
         SELECT *
           FROM matching

@@ -40,7 +40,8 @@ WITH matching AS NOT MATERIALIZED (
 )
 SELECT totals.total, page.variant_id, page.product_id, page.name, page.variant_title, page.sku,
        page.stock_quantity, page.is_active, page.low_stock
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+  -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+  FROM (SELECT count(*) AS total FROM (SELECT FROM matching LIMIT 10001) AS capped) AS totals
   LEFT JOIN LATERAL (
         SELECT *
           FROM matching

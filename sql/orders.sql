@@ -169,7 +169,8 @@ WITH matching AS NOT MATERIALIZED (
 )
 SELECT totals.total, page.*,
        order_items_json(page.id) AS items, order_payment_json(page.id) AS payment
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+  -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+  FROM (SELECT count(*) AS total FROM (SELECT FROM matching LIMIT 10001) AS capped) AS totals
   LEFT JOIN LATERAL (
         SELECT *
           FROM matching

@@ -57,6 +57,37 @@ matching AS NOT MATERIALIZED (
                           AND NOT EXISTS (SELECT 1
                                             FROM jsonb_each(:option_variants::jsonb) AS f (name, vals)
                                            WHERE (f.vals ? (v.options ->> f.name)) IS NOT TRUE)))
+),
+-- Each match with the sort keys of list_products' ORDER BY: only :sort's survive planning.
+keyed AS NOT MATERIALIZED (
+    SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
+           m.stock_quantity, m.sku, m.image_url, m.images, m.options, m.variant_count,
+           m.category_id, m.rating_count, m.rating_average, m.created_at, m.updated_at,
+           m.tax_class,
+           CASE WHEN :sort::text = 'relevance'
+                THEN ts_rank(m.search_vector, product_search_query(:search::text))
+           END AS by_rank,
+           CASE WHEN :sort::text = 'price' THEN m.price END AS by_price,
+           CASE WHEN :sort::text = '-price' THEN m.price END AS by_price_desc,
+           CASE WHEN :sort::text = 'name' THEN lower(m.name) END AS by_name,
+           CASE WHEN :sort::text = 'rating'
+                THEN CASE WHEN m.rating_count > 0
+                          THEN m.rating_sum::numeric / m.rating_count END
+           END AS by_rating,
+           CASE WHEN :sort::text IN ('newest', 'relevance') THEN m.created_at END AS by_created,
+           CASE WHEN :sort::text IN ('price', 'name', 'rating') THEN m.id END AS by_id,
+           CASE WHEN :sort::text IN ('newest', 'relevance', '-price') THEN m.id END AS by_id_desc
+      FROM matching m
+),
+-- What relevance ranks (see the page below), found once for the page and the count; never
+-- run for another sort, whose every reference to it is folded away. Only the sort keys: the
+-- page's 20 rows are read again by id, rather than 10,001 whole rows kept (past work_mem,
+-- in a temporary file).
+candidates AS MATERIALIZED (
+    SELECT k.id, k.by_rank, k.by_created
+      FROM keyed k
+     WHERE :sort::text = 'relevance'
+     LIMIT 10001
 )
 SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
        -- Unfiltered, the total is the trigger-kept counter of 0008 instead of a count of every
@@ -75,42 +106,58 @@ SELECT totals.total, page.*, c.name AS category_name, c.slug AS category_slug
                      AND :in_stock::boolean IS NULL AND :search::text IS NULL
                      AND :option_1::jsonb[] IS NULL
                     THEN (SELECT active_products FROM catalog_counts)
+                    -- Capped at TOTAL_CAP + 1 (shop_api/domain/limits.py): each count stops
+                    -- at its 10,001st match, so a filter matching most of a million products
+                    -- (a top-level category, a price range) counts what one matching 10,001
+                    -- does. The sum may reach 20,002; page_body caps it. Relevance counts
+                    -- the candidates it ranks, which are the same first 10,001 matches.
+                    WHEN :sort::text = 'relevance' THEN (SELECT count(*) FROM candidates)
                     ELSE (SELECT count(*)
-                            FROM matching m
-                           WHERE :option_1::jsonb[] IS NULL
-                              OR m.option_values <> '{}'
-                                 AND length(m.option_values::text) <= 1000)
+                            FROM (SELECT
+                                    FROM matching m
+                                   WHERE :option_1::jsonb[] IS NULL
+                                      OR m.option_values <> '{}'
+                                         AND length(m.option_values::text) <= 1000
+                                   LIMIT 10001) AS capped)
                          + CASE WHEN :option_1::jsonb[] IS NOT NULL
                                 THEN (SELECT count(*)
-                                        FROM matching m
-                                       WHERE length(m.option_values::text) > 1000)
+                                        FROM (SELECT
+                                                FROM matching m
+                                               WHERE length(m.option_values::text) > 1000
+                                               LIMIT 10001) AS capped)
                                 ELSE 0
                            END
                END AS total) AS totals
+  -- Relevance ranks a bounded candidate set: the first TOTAL_CAP + 1 matches the GIN index
+  -- finds (a bitmap heap scan in table order, stopped by the LIMIT), not every match. A broad
+  -- word matches 67,000 of a million products: ranking them all read and ranked every match
+  -- (p99 1.7 s); this reads and ranks 10,001 at most, the work of a search on 100,000
+  -- products, and every page a client may ask for (page × per_page ≤ 10,000) lies within
+  -- them. The trade-off: past 10,001 matches the best-ranked product may be outside the set,
+  -- which is then the matches in table order (roughly the oldest first); a search narrow
+  -- enough to count exactly (total_exact) ranks all its matches.
+  -- Every other sort reads `keyed` in the order of its index and stops at the page. Each
+  -- sort is a branch with its own ORDER BY and LIMIT: the branch the request's :sort rules
+  -- out has a constant-false WHERE and is never run, and the other keeps its index order
+  -- (one ORDER BY over a UNION ALL of both lost it: a WHERE keeps a branch from being
+  -- pulled up, and a plain page sorted every product, 530 ms on a million).
   LEFT JOIN LATERAL (
-        SELECT m.id, m.name, m.slug, m.description, m.price, m.price_max, m.currency,
-               m.stock_quantity, m.sku, m.image_url, m.images, m.options, m.variant_count,
-               m.category_id, m.rating_count, m.rating_average, m.created_at, m.updated_at,
-               m.tax_class,
-               CASE WHEN :sort::text = 'relevance'
-                    THEN ts_rank(m.search_vector, product_search_query(:search::text))
-               END AS by_rank,
-               CASE WHEN :sort::text = 'price' THEN m.price END AS by_price,
-               CASE WHEN :sort::text = '-price' THEN m.price END AS by_price_desc,
-               CASE WHEN :sort::text = 'name' THEN lower(m.name) END AS by_name,
-               CASE WHEN :sort::text = 'rating'
-                    THEN CASE WHEN m.rating_count > 0
-                              THEN m.rating_sum::numeric / m.rating_count END
-               END AS by_rating,
-               CASE WHEN :sort::text IN ('newest', 'relevance') THEN m.created_at END AS by_created,
-               CASE WHEN :sort::text IN ('price', 'name', 'rating') THEN m.id END AS by_id,
-               CASE WHEN :sort::text IN ('newest', 'relevance', '-price') THEN m.id END AS by_id_desc
-          FROM matching m
-         ORDER BY by_rank DESC, by_price, by_price_desc DESC, by_name,
-                  by_rating DESC NULLS LAST, by_created DESC, by_id, by_id_desc DESC
-         LIMIT :limit::integer OFFSET :offset::bigint
+        (SELECT *
+           FROM keyed
+          WHERE :sort::text <> 'relevance'
+          ORDER BY by_price, by_price_desc DESC, by_name, by_rating DESC NULLS LAST,
+                   by_created DESC, by_id, by_id_desc DESC
+          LIMIT :limit::integer OFFSET :offset::bigint)
+        UNION ALL
+        (SELECT k.*
+           FROM (SELECT c.id
+                   FROM candidates c
+                  WHERE :sort::text = 'relevance'
+                  ORDER BY c.by_rank DESC, c.by_created DESC, c.id DESC
+                  LIMIT :limit::integer OFFSET :offset::bigint) AS ranked
+           JOIN keyed k ON k.id = ranked.id)
   ) AS page ON true
-  -- Joined to the page only: a search ranks thousands of rows, and names 20 categories.
+  -- Joined to the page only: a search ranks up to 10,001 rows, and names 20 categories.
   LEFT JOIN categories c ON c.id = page.category_id
  ORDER BY page.by_rank DESC, page.by_price, page.by_price_desc DESC, page.by_name,
           page.by_rating DESC NULLS LAST, page.by_created DESC, page.by_id, page.by_id_desc DESC;

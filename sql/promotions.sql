@@ -110,7 +110,8 @@ WITH matching AS NOT MATERIALIZED (
             OR strpos(lower(p.code), lower(:q::text)) > 0)
 )
 SELECT totals.total, page.*
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+  -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+  FROM (SELECT count(*) AS total FROM (SELECT FROM matching LIMIT 10001) AS capped) AS totals
   LEFT JOIN LATERAL (
         SELECT * FROM matching ORDER BY id DESC LIMIT :limit::integer OFFSET :offset::bigint
   ) AS page ON true

@@ -33,7 +33,10 @@ SELECT r.id, r.product_id,
 -- there is no such active product; one row with a NULL id for a page past the end.
 SELECT totals.total, page.*
   FROM products p
- CROSS JOIN LATERAL (SELECT count(*) AS total FROM reviews WHERE product_id = p.id) AS totals
+ -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+ CROSS JOIN LATERAL (SELECT count(*) AS total
+                      FROM (SELECT FROM reviews WHERE product_id = p.id LIMIT 10001) AS capped
+                   ) AS totals
   LEFT JOIN LATERAL (
         SELECT r.id, r.product_id,
                json_build_object('id', r.user_id, 'full_name', u.full_name) AS "user",

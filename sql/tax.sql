@@ -13,7 +13,8 @@ WITH matching AS NOT MATERIALIZED (
      WHERE :country::text IS NULL OR country = :country::text
 )
 SELECT totals.total, page.*
-  FROM (SELECT count(*) AS total FROM matching) AS totals
+  -- Capped: counts at most TOTAL_CAP + 1 rows (shop_api/domain/limits.py, API.md "Scale").
+  FROM (SELECT count(*) AS total FROM (SELECT FROM matching LIMIT 10001) AS capped) AS totals
   LEFT JOIN LATERAL (
         SELECT *
           FROM matching

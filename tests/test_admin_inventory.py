@@ -76,7 +76,7 @@ async def test_every_product_is_listed_by_id_deleted_ones_included(client, db, a
              "stock_quantity": 0, "is_active": False, "low_stock": False,
              "variant_id": variants["old"], "variant_title": "Default"},
         ],
-        "page": 1, "per_page": 20, "total": 4, "pages": 1,
+        "page": 1, "per_page": 20, "total": 4, "total_exact": True, "pages": 1,
     }
     page = await client.get("/api/admin/inventory?per_page=3&page=2", headers=admin.headers)
     assert (await page.json())["items"][0]["product_id"] == ids["old"]

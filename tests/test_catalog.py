@@ -55,7 +55,7 @@ async def test_an_empty_catalog_is_an_empty_page_with_or_without_the_slash(clien
         assert response.status == 200
         assert response.content_type == "application/json"
         assert await response.json() == {
-            "items": [], "page": 1, "per_page": 20, "total": 0, "pages": 0,
+            "items": [], "page": 1, "per_page": 20, "total": 0, "total_exact": True, "pages": 0,
         }
 
 

@@ -108,7 +108,8 @@ EVERY_OPTION = {
 
 async def test_the_whole_catalog(client, shop):
     body = await facets(client)
-    assert list(body) == ["total", "categories", "price_ranges", "options", "availability"]
+    assert list(body) == ["total", "total_exact", "categories", "price_ranges", "options",
+                          "availability"]
     assert body["total"] == 7
     # A parent counts the products of every category below it, each once; parents first.
     assert body["categories"] == [
@@ -130,7 +131,7 @@ async def test_the_whole_catalog(client, shop):
 
 async def test_an_empty_catalog(client):
     assert await facets(client) == {
-        "total": 0, "categories": [], "price_ranges": [], "options": [],
+        "total": 0, "total_exact": True, "categories": [], "price_ranges": [], "options": [],
         "availability": {"in_stock": 0, "out_of_stock": 0},
     }
     assert (await client.get("/api/products/facets/")).status == 200
@@ -306,6 +307,6 @@ async def test_facets_are_documented(client):
     assert names == {"search", "category", "min_price", "max_price", "in_stock", "option"}
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     schema = document["components"]["schemas"][answer["$ref"].rsplit("/", 1)[1]]
-    assert set(schema["required"]) == {"total", "categories", "price_ranges", "options",
-                                       "availability"}
+    assert set(schema["required"]) == {"total", "total_exact", "categories", "price_ranges",
+                                       "options", "availability"}
     assert "422" in operation["responses"]

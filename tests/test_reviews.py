@@ -171,4 +171,5 @@ async def test_the_review_list_is_paged_newest_first(client, db):
 async def test_an_empty_review_list(client, db):
     product = await add_product(db)
     body = await (await client.get(f"/api/products/{product}/reviews")).json()
-    assert body == {"items": [], "page": 1, "per_page": 20, "total": 0, "pages": 0}
+    assert body == {"items": [], "page": 1, "per_page": 20, "total": 0, "total_exact": True,
+                    "pages": 0}

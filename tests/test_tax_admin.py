@@ -38,6 +38,7 @@ async def test_an_admin_adds_changes_lists_and_removes_rates(client, admin, db):
             "page": 1,
             "per_page": 20,
             "total": 0,
+            "total_exact": True,
             "pages": 0,
         }
     vat = await add_rate(client, admin)

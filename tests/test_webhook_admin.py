@@ -433,7 +433,8 @@ async def test_an_endpoint_without_deliveries_has_an_empty_page(client, admin):
     page = await (await client.get(
         f"{WEBHOOKS}/{created['id']}/deliveries", headers=admin.headers
     )).json()
-    assert page == {"items": [], "page": 1, "per_page": 20, "total": 0, "pages": 0}
+    assert page == {"items": [], "page": 1, "per_page": 20, "total": 0, "total_exact": True,
+                    "pages": 0}
 
 
 async def test_removing_an_endpoint_removes_its_deliveries(client, admin, db):

@@ -12,7 +12,7 @@ import asyncpg
 
 from shop_api.db import queries
 from shop_api.domain.catalog import ProductFilters
-from shop_api.domain.limits import MAX_MONEY
+from shop_api.domain.limits import MAX_MONEY, TOTAL_CAP, capped_total
 
 # The round prices a band may start or end at: 0, then 1, 1.5, 2, 2.5, 3, 4, 5, 6 and 7.5
 # times each power of ten, up to past the largest price there can be. The query counts the
@@ -36,17 +36,30 @@ async def product_facets(pool: asyncpg.Pool, filters: ProductFilters) -> dict[st
     rest, whose costs are about even. PostgreSQL runs a statement on one CPU: measured on
     100,000 products (2 CPUs), a broad request took 61-78 ms this way against 98-134 ms as
     one statement, a search 39-50 against 45-62 ms.
+
+    Every count is capped as a list's total is (API.md, "Scale"): past TOTAL_CAP it is
+    TOTAL_CAP, meaning "that many or more"; `total_exact` says whether the total is exact.
     """
     counts, options = await asyncio.gather(
         _facet_group(pool, filters, "counts"), _facet_group(pool, filters, "options")
     )
+    total, exact = capped_total(counts["total"])
+    bands = price_bands([(cell, count) for cell, count in counts["price_cells"]])
     return {
-        "total": counts["total"],
-        "categories": counts["categories"],
-        "price_ranges": price_bands([(cell, count) for cell, count in counts["price_cells"]]),
-        "options": _options(options["options"]),
-        "availability": {"in_stock": counts["in_stock"], "out_of_stock": counts["out_of_stock"]},
+        "total": total,
+        "total_exact": exact,
+        "categories": [{**category, "count": _capped(category["count"])}
+                       for category in counts["categories"]],
+        "price_ranges": [{**band, "count": _capped(band["count"])} for band in bands],
+        "options": _options([[name, value, _capped(count)]
+                             for name, value, count in options["options"]]),
+        "availability": {"in_stock": _capped(counts["in_stock"]),
+                         "out_of_stock": _capped(counts["out_of_stock"])},
     }
+
+
+def _capped(count: int) -> int:
+    return min(count, TOTAL_CAP)
 
 
 async def _facet_group(pool: asyncpg.Pool, filters: ProductFilters, group: str) -> Any:

@@ -26,3 +26,15 @@ MAX_WEIGHT_GRAMS = 1_000_000_000  # product_variants.weight_grams
 MAX_POSITION = 10_000  # of a variant; a new one goes after the last, so far below integer's range
 # API.md, "Addresses, shipping, tax and the totals of an order": a customer's address book.
 MAX_ADDRESSES = 20
+
+# API.md, "Scale": a list's total is exact up to this many matches, and says "this many or more"
+# (`total_exact: false`) past it; no page may reach past it (422 `page_too_deep`). The SQL of
+# every list counts at most TOTAL_CAP + 1 rows (`LIMIT 10001`), so the count costs the same at
+# any size of table; tests/test_scale.py checks that every list's SQL says this number.
+TOTAL_CAP = 10_000
+
+
+def capped_total(counted: int) -> tuple[int, bool]:
+    """A count as lists and facets answer it, and whether it is exact: past TOTAL_CAP it is
+    TOTAL_CAP, meaning "that many or more"."""
+    return min(counted, TOTAL_CAP), counted <= TOTAL_CAP

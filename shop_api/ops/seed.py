@@ -569,26 +569,31 @@ async def seed_synthetic_products(
     rng = random.Random(f"{batch}:{count}")  # noqa: S311 - sample data, not secrets
     now = datetime.now(UTC)
 
-    def make_chunk(first: int) -> tuple[bytes, bytes]:
-        """Products first+1 to first+SYNTHETIC_CHUNK, and their variants, as COPY text."""
+    def make_chunk(first: int, ids: list[int]) -> tuple[bytes, bytes]:
+        """Products first+1 to first+len(ids), with those ids, and their variants, as COPY
+        text."""
         products: list[str] = []
         variants: list[str] = []
-        for number in range(first + 1, min(first + SYNTHETIC_CHUNK, count) + 1):
+        for number, product_id in enumerate(ids, start=first + 1):
             _synthetic_product(
-                rng, ids[number - 1], number, leaves, products, variants, batch=batch, now=now
+                rng, product_id, number, leaves, products, variants, batch=batch, now=now
             )
         return "".join(products).encode(), "".join(variants).encode()
 
+    async def chunk_made(first: int) -> asyncio.Task[tuple[bytes, bytes]]:
+        # Ids a chunk at a time, so memory holds two chunks whatever `count` is (reserving a
+        # million at once held 590 MB at its peak).
+        n = min(SYNTHETIC_CHUNK, count - first)
+        ids = [row["id"] for row in await fetch_all(queries.reserve_product_ids(conn, n=n))]
+        return asyncio.create_task(asyncio.to_thread(make_chunk, first, ids))
+
     async with conn.transaction():
-        ids = [row["id"] for row in await fetch_all(queries.reserve_product_ids(conn, n=count))]
         # The next chunk is made in a thread while the database loads this one.
-        next_chunk = asyncio.create_task(asyncio.to_thread(make_chunk, 0))
+        next_chunk = await chunk_made(0)
         for first in range(0, count, SYNTHETIC_CHUNK):
             products, variants = await next_chunk
             if first + SYNTHETIC_CHUNK < count:
-                next_chunk = asyncio.create_task(
-                    asyncio.to_thread(make_chunk, first + SYNTHETIC_CHUNK)
-                )
+                next_chunk = await chunk_made(first + SYNTHETIC_CHUNK)
             await conn.copy_to_table(
                 "products", source=io.BytesIO(products), columns=_PRODUCT_COLUMNS
             )

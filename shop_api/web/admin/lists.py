@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from marshmallow import Schema
 
+from shop_api.domain.limits import capped_total
 from shop_api.web.schemas.common import page_count
 
 
@@ -20,6 +21,7 @@ def list_query(schema: Schema, request: web.Request) -> dict[str, Any]:
 
 
 def pager(request: web.Request, query: Mapping[str, Any], total: int) -> dict[str, Any]:
+    total, exact = capped_total(total)
     page, pages = query["page"], page_count(total, query["per_page"])
 
     def url(number: int) -> str:
@@ -29,6 +31,7 @@ def pager(request: web.Request, query: Mapping[str, Any], total: int) -> dict[st
         "page": page,
         "pages": pages,
         "total": total,
+        "total_exact": exact,
         "prev_url": url(page - 1) if page > 1 else None,
         "next_url": url(page + 1) if page < pages else None,
     }

@@ -27,6 +27,7 @@ from shop_api.domain.limits import (
     MAX_URL_LENGTH,
     MAX_VARIANTS,
     MAX_WEIGHT_GRAMS,
+    TOTAL_CAP,
 )
 from shop_api.domain.tax import DEFAULT_TAX_CLASS, TAX_CLASSES
 from shop_api.web.schemas.common import (
@@ -600,7 +601,16 @@ class AvailabilityOut(Schema):
 
 class FacetsOut(Schema):
     total = fields.Integer(
-        required=True, metadata={"description": "Products matching every filter."}
+        required=True,
+        metadata={"description": f"Products matching every filter, counted exactly up to "
+                                 f"{TOTAL_CAP:,}; past that {TOTAL_CAP:,}. Every count below "
+                                 f"is capped the same way: {TOTAL_CAP:,} means that many or "
+                                 f"more."},
+    )
+    total_exact = fields.Boolean(
+        required=True,
+        metadata={"description": f"false when more than {TOTAL_CAP:,} products match and "
+                                 f"`total` says {TOTAL_CAP:,}, as in a page of the list."},
     )
     categories = fields.List(
         fields.Nested(CategoryFacetOut),
@@ -622,7 +632,7 @@ class FacetsOut(Schema):
                 "from 0 to past the highest price, each starting where the one before ends; "
                 "every product is in exactly one, by its `price` (the lowest of its "
                 "variants), so the counts add up to the products matching the other "
-                "filters. No band is empty."
+                "filters (each capped as `total` is). No band is empty."
             )
         },
     )

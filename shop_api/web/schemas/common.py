@@ -21,8 +21,8 @@ from marshmallow import (
 )
 
 from shop_api.domain.countries import is_country
-from shop_api.domain.limits import MAX_MONEY
-from shop_api.errors import MAX_FIELD_ERRORS
+from shop_api.domain.limits import MAX_MONEY, TOTAL_CAP, capped_total
+from shop_api.errors import MAX_FIELD_ERRORS, Unprocessable
 
 MAX_ID = 2**63 - 1
 MAX_SEARCH_LENGTH = 200
@@ -296,6 +296,14 @@ class PaginationQuery(QuerySchema):
 
     @post_load
     def _window(self, data: dict, **_: Any) -> dict:
+        # Past the cap the total is no longer exact, and an OFFSET that deep costs ever more:
+        # a client narrows its filters instead (API.md, "Scale").
+        if data["page"] * data["per_page"] > TOTAL_CAP:
+            raise Unprocessable(
+                f"page × per_page may not exceed {TOTAL_CAP:,}: narrow the filters to go "
+                "further.",
+                code="page_too_deep",
+            )
         data["limit"] = data["per_page"]
         data["offset"] = (data["page"] - 1) * data["per_page"]
         return data
@@ -313,8 +321,20 @@ def page_count(total: int, per_page: int) -> int:
 class PageSchema(Schema):
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
-    total = fields.Integer(required=True)
-    pages = fields.Integer(required=True)
+    total = fields.Integer(
+        required=True,
+        metadata={"description": f"The matches, counted exactly up to {TOTAL_CAP:,}; past "
+                                 f"that {TOTAL_CAP:,} (see `total_exact`)."},
+    )
+    total_exact = fields.Boolean(
+        required=True,
+        metadata={"description": f"false when more than {TOTAL_CAP:,} match and `total` "
+                                 f"says {TOTAL_CAP:,}, like a search engine's "
+                                 f"\"{TOTAL_CAP:,}+\"."},
+    )
+    pages = fields.Integer(
+        required=True, metadata={"description": "Pages of `per_page` in `total`."}
+    )
 
 
 def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
@@ -336,13 +356,16 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
-def page_body(items: list, paging: Mapping[str, int], total: int) -> dict:
-    """A page answer; `paging` holds the `page` and `per_page` of a loaded PaginationQuery."""
+def page_body(items: list, paging: Mapping[str, int], counted: int) -> dict:
+    """A page answer; `paging` holds the `page` and `per_page` of a loaded PaginationQuery,
+    `counted` what the list's SQL counted (at most TOTAL_CAP + 1)."""
+    total, exact = capped_total(counted)
     return {
         "items": items,
         "page": paging["page"],
         "per_page": paging["per_page"],
         "total": total,
+        "total_exact": exact,
         "pages": page_count(total, paging["per_page"]),
     }
 
