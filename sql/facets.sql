@@ -1,6 +1,6 @@
 -- name: plan_facets_with_their_values!
--- For the rest of the session, which ends at the connection's return to the pool (asyncpg
--- resets it there): plan product_facets anew on every execution. It only works planned with
+-- For the rest of the transaction (SET LOCAL: nothing outlives it on the pooled connection):
+-- plan product_facets anew on every execution. It only works planned with
 -- the request's values (custom plans, as list_products); PostgreSQL may switch a prepared
 -- statement to one generic plan after five executions when that plan's estimate looks no
 -- worse, and for this statement it did, at 1.5-2.5 s a request instead of 10-100 ms (the
@@ -8,7 +8,7 @@
 -- And no parallel workers: a request already runs as two statements at once, and workers
 -- of its own then compete with them (and with other requests) for the same CPUs; measured
 -- with wrk on 2 CPUs, broad facets at 16 connections: 17 requests/s serial, 12-18 parallel.
-SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0;
+SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL max_parallel_workers_per_gather = 0;
 
 -- name: product_facets^
 -- The counts beside a product list (`GET /api/products/facets`), one group of facets per

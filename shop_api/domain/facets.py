@@ -63,8 +63,8 @@ def _capped(count: int) -> int:
 
 
 async def _facet_group(pool: asyncpg.Pool, filters: ProductFilters, group: str) -> Any:
-    async with pool.acquire() as conn:
-        # Session settings, which the pool resets when the connection comes back.
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        # Settings of this transaction only: the pool does not reset a connection it takes back.
         await queries.plan_facets_with_their_values(conn)
         return await queries.product_facets(
             conn,
