@@ -1,12 +1,15 @@
-"""Processes the tests start as production runs them: `dramatiq workers`, `shop-api relay`."""
+"""Processes the tests start as production runs them: `dramatiq workers`, `shop-api relay`,
+`shop-api serve`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +87,34 @@ class RelayProcess(WorkerProcess):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "shop_api.ops.cli", "relay"]
+
+
+class WebServer(WorkerProcess):
+    """`shop-api serve` on `port`: one process, or a supervisor and its WEB_CONCURRENCY
+    children when the environment asks for more."""
+
+    def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
+        super().__init__(env, log)
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(self.port)]
+
+    def children(self) -> list[psutil.Process]:
+        """The supervisor's web processes, as they are now."""
+        return self._family()[1:]
+
+    async def wait_until_up(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):
+                if self.process.poll() is not None:
+                    raise AssertionError(f"the server exited: {self.output()[-5000:]}")
+                try:
+                    async with session.get(f"{self.base_url}/api/health") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"the server did not start: {self.output()[-5000:]}")
