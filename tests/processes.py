@@ -105,14 +105,27 @@ class WebServer(WorkerProcess):
         """The supervisor's web processes, as they are now."""
         return self._family()[1:]
 
+    def _listening(self) -> bool:
+        """Whether each of the supervisor's children listens on the port (true of one process:
+        its listening is what /api/health shows)."""
+        try:
+            return all(
+                any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                    for c in child.net_connections("tcp"))
+                for child in self.children()
+            )
+        except psutil.NoSuchProcess:
+            return False
+
     async def wait_until_up(self) -> None:
+        """Until /api/health answers 200, and every web process listens."""
         async with aiohttp.ClientSession() as session:
             for _ in range(600):
                 if self.process.poll() is not None:
                     raise AssertionError(f"the server exited: {self.output()[-5000:]}")
                 try:
                     async with session.get(f"{self.base_url}/api/health") as response:
-                        if response.status == 200:
+                        if response.status == 200 and self._listening():
                             return
                 except aiohttp.ClientConnectionError:
                     pass
