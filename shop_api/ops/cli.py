@@ -147,10 +147,10 @@ def serve_command(args: argparse.Namespace) -> int:
     settings = _settings()
     setup_logging(settings.log_level)
     host, port = args.host or settings.host, args.port or settings.port
-    processes = args.processes if args.processes is not None else settings.web_concurrency
     if args.supervised:
         parent_pid, ready_fd = args.supervised
         return _serve_supervised(settings, host, port, parent_pid, ready_fd)
+    processes = args.processes if args.processes is not None else settings.web_concurrency
     if processes < 1:
         raise CommandError("--processes takes a number of 1 or more")
     if processes == 1:
@@ -169,7 +169,7 @@ def _serve_supervised(
 
     die_with_parent(parent_pid)
 
-    def listening(message: str) -> None:  # what aiohttp prints once the socket is bound
+    def listening(message: str) -> None:  # aiohttp's banner, printed once its sites listen
         os.write(ready_fd, b"1")
         os.close(ready_fd)
 
