@@ -41,6 +41,8 @@ def start_services(name: str) -> tuple[dict[str, str], list]:
     from shop_api.ops.embedded import DATA_DIR, EmbeddedPostgres, EmbeddedRedis
 
     env = dict(os.environ)
+    # The figures are of one web process unless the run asks for more.
+    env.setdefault("WEB_CONCURRENCY", "1")
     started: list = []
     if "DATABASE_URL" not in env:
         postgres = EmbeddedPostgres(DATA_DIR / "bench-pg")

@@ -347,6 +347,7 @@ def main() -> None:
         os.environ,
         SECRET_KEY=SECRET_KEY,
         DB_POOL_MAX=str(args.pool),
+        WEB_CONCURRENCY=os.environ.get("WEB_CONCURRENCY", "1"),
         # Checkout alone: the in-process outbox relay would also publish every order.placed
         # row to the configured broker while the clients run.
         RELAY_IN_WEB="false",

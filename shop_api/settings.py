@@ -87,8 +87,10 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     # Seconds a request's body has to arrive in full (408 after).
     request_body_timeout: float = 30.0
+    # Web processes serving the port (`shop-api serve`); 1 serves in the command's own process.
+    web_concurrency: int = field(default_factory=lambda: os.cpu_count() or 1)
     # After SIGTERM, requests in flight get this long to finish before they are cancelled.
-    shutdown_timeout: float = 25.0
+    graceful_timeout: float = 30.0
     log_level: str = field(default="INFO", metadata={"parse": str.upper})
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -195,8 +197,10 @@ class Settings:
             raise SettingsError("EMAIL_BACKEND must be smtp or file")
         if not self.request_body_timeout > 0:
             raise SettingsError("REQUEST_BODY_TIMEOUT must be more than 0 seconds")
-        if not 0 < self.shutdown_timeout <= 600:
-            raise SettingsError("SHUTDOWN_TIMEOUT must be more than 0 and at most 600 seconds")
+        if self.web_concurrency < 1:
+            raise SettingsError("WEB_CONCURRENCY must be 1 or more")
+        if not 0 < self.graceful_timeout <= 600:
+            raise SettingsError("GRACEFUL_TIMEOUT must be more than 0 and at most 600 seconds")
         if self.low_stock_threshold < 0:
             raise SettingsError("LOW_STOCK_THRESHOLD must be 0 or more")
         if self.smtp_connect_timeout <= 0 or self.smtp_timeout <= 0:

@@ -1,12 +1,15 @@
-"""Processes the tests start as production runs them: `dramatiq workers`, `shop-api relay`."""
+"""Processes the tests start as production runs them: `dramatiq workers`, `shop-api relay`,
+`shop-api serve`."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,3 +87,47 @@ class RelayProcess(WorkerProcess):
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "shop_api.ops.cli", "relay"]
+
+
+class WebServer(WorkerProcess):
+    """`shop-api serve` on `port`: one process, or a supervisor and its WEB_CONCURRENCY
+    children when the environment asks for more."""
+
+    def __init__(self, env: dict[str, str], log: Path, port: int) -> None:
+        super().__init__(env, log)
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(self.port)]
+
+    def children(self) -> list[psutil.Process]:
+        """The supervisor's web processes, as they are now."""
+        return self._family()[1:]
+
+    def _listening(self) -> bool:
+        """Whether each of the supervisor's children listens on the port (true of one process:
+        its listening is what /api/health shows)."""
+        try:
+            return all(
+                any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                    for c in child.net_connections("tcp"))
+                for child in self.children()
+            )
+        except psutil.NoSuchProcess:
+            return False
+
+    async def wait_until_up(self) -> None:
+        """Until /api/health answers 200, and every web process listens."""
+        async with aiohttp.ClientSession() as session:
+            for _ in range(600):
+                if self.process.poll() is not None:
+                    raise AssertionError(f"the server exited: {self.output()[-5000:]}")
+                try:
+                    async with session.get(f"{self.base_url}/api/health") as response:
+                        if response.status == 200 and self._listening():
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"the server did not start: {self.output()[-5000:]}")

@@ -81,6 +81,14 @@ def test_production_refuses_the_development_secret(cli_env, monkeypatch, capsys)
     assert "SECRET_KEY" in capsys.readouterr().err
 
 
+def test_serve_refuses_no_processes(cli_env, monkeypatch, capsys):
+    assert run("serve", "--processes", "0") == 1
+    assert capsys.readouterr().err == "shop-api: error: --processes takes a number of 1 or more\n"
+    monkeypatch.setenv("WEB_CONCURRENCY", "0")
+    assert run("serve") == 1
+    assert "WEB_CONCURRENCY must be 1 or more" in capsys.readouterr().err
+
+
 async def test_reconcile_and_rebuild(cli_env, db, capsys):
     assert await run_async("payments", "reconcile") == 0
     assert "0 payment" in capsys.readouterr().out

@@ -22,6 +22,7 @@ import dramatiq
 import pytest
 from factories import assert_problem, create_product, eventually
 from faults import free_port
+from processes import WebServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from shop_api.broker import create_broker
@@ -249,23 +250,6 @@ def _stop(process: subprocess.Popen) -> int:
     return process.wait(10)
 
 
-def _tail(log: Path) -> str:
-    return log.read_text()[-5000:]
-
-
-async def _up(session: aiohttp.ClientSession, base: str, process, log: Path) -> None:
-    for _ in range(600):
-        assert process.poll() is None, _tail(log)
-        try:
-            async with session.get(f"{base}/api/health") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientConnectionError:
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{base} did not start: {_tail(log)}")
-
-
 async def _get_times(session, url: str, count: int) -> None:
     async def one() -> int:
         async with session.get(url) as response:
@@ -274,39 +258,39 @@ async def _get_times(session, url: str, count: int) -> None:
     assert await asyncio.gather(*(one() for _ in range(count))) == [200] * count
 
 
-async def test_processes_on_one_directory_add_up(services, settings, tmp_path):
-    directory = tmp_path / "metrics"
-    directory.mkdir()
-    pool_max = 3
-    env = {
+def _environment(services, settings, pool_max: int, **more: str) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
-        "PROMETHEUS_MULTIPROC_DIR": str(directory),
         "ENV": "test",
         "DATABASE_URL": services.database_url,
         "REDIS_URL": services.redis_url,
-        "BROKER_URL": services.redis_url,
         "SECRET_KEY": settings.secret_key,
         "RELAY_IN_WEB": "false",
         "DB_POOL_MIN": "1",
         "DB_POOL_MAX": str(pool_max),
         "LOG_LEVEL": "WARNING",
+        **more,
     }
-    ports = [free_port(), free_port()]
-    logs = [tmp_path / "web-0.log", tmp_path / "web-1.log", tmp_path / "worker.log"]
-    webs = [
-        _start(["-m", "shop_api.ops.cli", "serve", "--port", str(port)], env, log)
-        for port, log in zip(ports, logs, strict=False)
-    ]
+
+
+async def test_processes_on_one_directory_add_up(services, settings, tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    pool_max = 3
+    env = _environment(services, settings, pool_max, PROMETHEUS_MULTIPROC_DIR=str(directory),
+                       BROKER_URL=services.redis_url, WEB_CONCURRENCY="1")
+    webs = [WebServer(env, tmp_path / f"web-{n}.log", free_port()).start() for n in range(2)]
     worker = _start(
-        ["-m", "dramatiq", "workers", "--processes", "1", "--threads", "2"], env, logs[2]
+        ["-m", "dramatiq", "workers", "--processes", "1", "--threads", "2"], env,
+        tmp_path / "worker.log",
     )
     broker = create_broker(services.redis_url)
-    first, second = (f"http://127.0.0.1:{port}" for port in ports)
+    first, second = (web.base_url for web in webs)
     try:
         async with aiohttp.ClientSession() as session:
-            for base, process, log in zip((first, second), webs, logs, strict=False):
-                await _up(session, base, process, log)
+            for web in webs:
+                await web.wait_until_up()
 
             async def samples() -> Samples:
                 async with session.get(f"{first}/metrics") as response:
@@ -344,21 +328,80 @@ async def test_processes_on_one_directory_add_up(services, settings, tmp_path):
             # Both web processes' pools, summed ('livesum').
             assert value(now, "shop_db_pool_max_size") == 2 * pool_max
 
-            assert await asyncio.to_thread(_stop, webs[1]) == 0
+            assert await asyncio.to_thread(_stop, webs[1].process) == 0
             after = await samples()
             # The stopped process's requests happened: still counted. Its pool is gone.
             assert value(after, REQUESTS, **labels) - before == 12
             assert value(after, "shop_db_pool_max_size") == pool_max
     finally:
         broker.close()
-        for process in (*webs, worker):
+        for process in (*(web.process for web in webs), worker):
             _stop(process)
 
 
-def test_a_missing_directory_stops_the_server_with_one_line(tmp_path):
+async def test_the_processes_of_one_server_count_every_request(services, settings, tmp_path):
+    """WEB_CONCURRENCY=2 and no PROMETHEUS_MULTIPROC_DIR: the server makes a directory of its
+    own, every scrape (whichever process answers it) counts every request, a process killed
+    and started again leaves its counts in and its pool out, and the directory goes at exit."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    pool_max = 3
+    env = _environment(services, settings, pool_max, TMPDIR=str(temp), WEB_CONCURRENCY="2")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = WebServer(env, tmp_path / "web.log", free_port()).start()
+    labels = {"route": "/api/products", "method": "GET", "status": "200"}
+    # A connection per request: the kernel spreads them over the two processes.
+    connector = aiohttp.TCPConnector(force_close=True)
+    try:
+        await server.wait_until_up()
+        assert [path.name[:17] for path in temp.iterdir()] == ["shop-api-metrics-"]
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def scrapes() -> list[Samples]:
+                texts = []
+                for _ in range(6):
+                    async with session.get(f"{server.base_url}/metrics") as response:
+                        assert response.status == 200
+                        texts.append(parse(await response.text()))
+                return texts
+
+            async def both_pools() -> list[Samples] | None:
+                texts = await scrapes()
+                pools = {value(samples, "shop_db_pool_max_size") for samples in texts}
+                return texts if pools == {2 * pool_max} else None
+
+            await eventually(both_pools, within=30)  # both processes are up
+            await _get_times(session, f"{server.base_url}/api/products", 20)
+            for samples in await scrapes():
+                assert value(samples, REQUESTS, **labels) == 20
+                assert value(samples, "shop_db_pool_max_size") == 2 * pool_max
+
+            killed = server.children()[0]
+            killed.kill()
+            killed.wait(10)
+
+            async def replaced() -> bool:
+                return len(server.children()) == 2 and killed not in server.children()
+
+            await eventually(replaced, within=60)
+            # Its pool in the sums again, and the killed one's out (it would make three).
+            await eventually(both_pools, within=30)
+            await _get_times(session, f"{server.base_url}/api/products", 5)
+            for samples in await scrapes():
+                assert value(samples, REQUESTS, **labels) == 25
+                assert value(samples, "shop_db_pool_max_size") == 2 * pool_max
+        assert await asyncio.to_thread(_stop, server.process) == 0
+        assert list(temp.iterdir()) == []
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_missing_directory_stops_the_server_with_one_line(tmp_path, processes):
     missing = tmp_path / "not-there"
     completed = subprocess.run(  # noqa: S603 - our own command
-        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "shop_api.ops.cli", "serve", "--port", str(free_port()),
+         "--processes", processes],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR":
                        str(missing)},
         capture_output=True, text=True, timeout=60,

@@ -10,6 +10,7 @@ just as shutdown starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -22,77 +23,70 @@ import asyncpg
 import pytest
 import redis
 from aiohttp import web
-from factories import checkout, create_account, create_buyers, create_product, fill_cart
+from factories import (
+    checkout,
+    create_account,
+    create_buyers,
+    create_product,
+    fill_cart,
+    stock_of,
+    variant_of,
+)
 from faults import free_port
+from processes import WebServer
 
 from shop_api.settings import Settings, SettingsError
 from shop_api.web.app import create_app
 from shop_api.web.keys import outbox_wake_key
 
-SHUTDOWN_TIMEOUT = 5
-# How long after SIGTERM the process may take: the shutdown timeout, then closing everything.
-EXIT_BOUND = SHUTDOWN_TIMEOUT + 15
+GRACEFUL_TIMEOUT = 5
+# How long after SIGTERM the process may take: the graceful timeout, then closing everything.
+EXIT_BOUND = GRACEFUL_TIMEOUT + 15
 FAST_BUYERS, LOCKED_BUYERS = 30, 10
 
-# The server, with a faulthandler on SIGUSR1: a process that does not exit tells what it waits on.
-SERVER = (
-    "import faulthandler, signal, sys; "
-    "faulthandler.register(signal.SIGUSR1, all_threads=True); "
-    "from shop_api.ops.cli import main; main(['serve'])"
-)
+
+class DumpableServer(WebServer):
+    """The server, with a faulthandler on SIGUSR1: a process that does not exit tells what it
+    waits on (the supervisor, when there are several processes)."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", (
+            "import faulthandler, signal, sys; "
+            "faulthandler.register(signal.SIGUSR1, all_threads=True); "
+            f"from shop_api.ops.cli import main; main(['serve', '--port', '{self.port}'])"
+        )]
 
 
 @pytest.fixture
-def server(settings, services, running_redis, tmp_path):
-    port = free_port()
-    log = (tmp_path / "server.log").open("w+")
-    env = {
-        **os.environ,
-        "ENV": "test",
-        "DATABASE_URL": services.database_url,
-        "REDIS_URL": services.redis_url,
-        "BROKER_URL": running_redis.url,
-        "RELAY_IN_WEB": "true",
-        "SECRET_KEY": settings.secret_key,
-        "BCRYPT_ROUNDS": str(settings.bcrypt_rounds),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "DB_POOL_MAX": "20",
-        "SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
-        "LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-c", SERVER], env=env,
-        stdout=subprocess.DEVNULL, stderr=log,
-    )
-    process.log = log
-    try:
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        log.close()
+def serve(settings, services, running_redis, tmp_path):
+    """Starts a server with `processes` web processes, the outbox relay in each, and any other
+    setting; kills what is left of them at the end."""
+    servers: list[DumpableServer] = []
 
+    def start(processes: int = 1, **environ: str) -> DumpableServer:
+        env = {
+            **os.environ,
+            "ENV": "test",
+            "DATABASE_URL": services.database_url,
+            "REDIS_URL": services.redis_url,
+            "BROKER_URL": running_redis.url,
+            "RELAY_IN_WEB": "true",
+            "SECRET_KEY": settings.secret_key,
+            "BCRYPT_ROUNDS": str(settings.bcrypt_rounds),
+            "DB_POOL_MAX": "20",
+            "WEB_CONCURRENCY": str(processes),
+            "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT),
+            "LOG_LEVEL": "WARNING",
+            **environ,
+        }
+        server = DumpableServer(env, tmp_path / f"server-{len(servers)}.log", free_port())
+        servers.append(server.start())
+        return server
 
-def _log_of(process) -> str:
-    process.log.seek(0)
-    return process.log.read()[-20000:]
-
-
-async def _wait_until_up(process, base_url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise AssertionError(f"the server exited: {_log_of(process)}")
-            try:
-                async with session.get(f"{base_url}/api/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("the server did not start")
+    yield start
+    for server in servers:
+        if server.process.poll() is None:
+            server.kill()
 
 
 async def _wait_until_refusing(base_url: str) -> None:
@@ -109,46 +103,55 @@ async def _wait_until_refusing(base_url: str) -> None:
 
 
 async def _wait_for_lock_waiters(database_url: str, count: int) -> None:
+    await _wait_for_server_sessions(
+        database_url, "wait_event_type = 'Lock'", lambda waiting: waiting >= count,
+        f"{count} checkouts waiting on the row lock",
+    )
+
+
+async def _wait_for_server_sessions(database_url: str, which: str, done, what: str) -> None:
+    """Until `done(count)` of the server's database sessions in `which` state."""
     # A connection of its own: inside a transaction, pg_stat_activity is a frozen snapshot.
     conn = await asyncpg.connect(database_url)
     try:
         for _ in range(600):
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE application_name = 'shop-api' AND wait_event_type = 'Lock'"
+            count = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                f"AND application_name = 'shop-api' AND {which}"
             )
-            if waiting >= count:
+            if done(count):
                 return
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
-    raise AssertionError(f"only {waiting} checkouts wait on the row lock, not {count}")
+    raise AssertionError(f"not {what}: {count} sessions")
 
 
-def _exit_or_dump(process) -> int:
+def _exit_or_dump(server: DumpableServer) -> int:
     """The exit status; if the process is still alive after EXIT_BOUND, its threads' stacks."""
     try:
-        return process.wait(EXIT_BOUND)
+        return server.process.wait(EXIT_BOUND)
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGUSR1)
+        server.process.send_signal(signal.SIGUSR1)
         try:
-            process.wait(2)
+            server.process.wait(2)
         except subprocess.TimeoutExpired:
-            process.kill()
+            server.kill()
         raise AssertionError(
-            f"still running {EXIT_BOUND} s after SIGTERM; its stacks:\n{_log_of(process)}"
+            f"still running {EXIT_BOUND} s after SIGTERM; its stacks:\n{server.output()}"
         ) from None
 
 
 @pytest.mark.parametrize("run", range(5))
 async def test_sigterm_with_checkouts_in_flight_answers_them_and_exits(
-    server, db, settings, services, run
+    serve, db, settings, services, run
 ):
-    process, base_url = server
+    server = serve()
+    base_url = server.base_url
     fast = await create_product(db, stock=FAST_BUYERS)
     locked = await create_product(db, stock=LOCKED_BUYERS)
     buyers = await create_buyers(db, settings, FAST_BUYERS + LOCKED_BUYERS, prefix=f"run{run}-")
-    await _wait_until_up(process, base_url)
+    await server.wait_until_up()
 
     async with aiohttp.ClientSession(base_url) as client:
         for index, buyer in enumerate(buyers):
@@ -163,7 +166,7 @@ async def test_sigterm_with_checkouts_in_flight_answers_them_and_exits(
                 for b in buyers
             ]
             await _wait_for_lock_waiters(services.database_url, LOCKED_BUYERS)
-            process.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             await _wait_until_refusing(base_url)
         finally:
             await lock_holder.rollback()  # after the signal: those ten finish during shutdown
@@ -172,7 +175,73 @@ async def test_sigterm_with_checkouts_in_flight_answers_them_and_exits(
     statuses = Counter(getattr(r, "status", type(r).__name__) for r in responses)
     assert statuses == {201: FAST_BUYERS + LOCKED_BUYERS}
     assert await db.fetchval("SELECT count(*) FROM orders") == FAST_BUYERS + LOCKED_BUYERS
-    assert await asyncio.to_thread(_exit_or_dump, process) == 0
+    assert await asyncio.to_thread(_exit_or_dump, server) == 0
+
+
+@dataclasses.dataclass
+class HeldCheckout:
+    product: int
+    answer: object = None  # once the lock is released: the response, or what the client raised
+
+
+@contextlib.asynccontextmanager
+async def _checkout_held_on_its_stock(server, db, settings, services):
+    """A checkout sent while the test holds its variant's row lock, waiting on it in the
+    database. Leaving releases the lock and waits for the checkout's answer."""
+    await server.wait_until_up()
+    product = await create_product(db, stock=3)
+    buyer = await create_account(db, "buyer@example.com", settings=settings)
+    async with aiohttp.ClientSession(server.base_url) as client:
+        await fill_cart(client, buyer, (product, 1))
+        held = HeldCheckout(product)
+        lock_holder = db.transaction()
+        await lock_holder.start()
+        try:
+            await db.execute(
+                "SELECT 1 FROM product_variants WHERE id = $1 FOR UPDATE",
+                await variant_of(db, product),
+            )
+            pending = asyncio.create_task(checkout(client, buyer))
+            await _wait_for_lock_waiters(services.database_url, 1)
+            yield held
+        finally:
+            await lock_holder.rollback()
+        held.answer = (await asyncio.gather(pending, return_exceptions=True))[0]
+        if isinstance(held.answer, aiohttp.ClientResponse):
+            await held.answer.read()
+
+
+async def test_sigterm_to_several_processes_lets_a_checkout_in_flight_finish(
+    serve, db, settings, services
+):
+    server = serve(processes=2)
+    async with _checkout_held_on_its_stock(server, db, settings, services) as held:
+        server.process.send_signal(signal.SIGTERM)
+        await _wait_until_refusing(server.base_url)
+
+    assert held.answer.status == 201, await held.answer.text()
+    order = await held.answer.json()
+    assert await db.fetchval("SELECT count(*) FROM orders WHERE id = $1", order["id"]) == 1
+    assert await stock_of(db, held.product) == 2
+    assert await asyncio.to_thread(_exit_or_dump, server) == 0
+
+
+async def test_a_request_still_running_past_the_graceful_timeout_is_cut_and_rolled_back(
+    serve, db, settings, services
+):
+    server = serve(processes=2, GRACEFUL_TIMEOUT="1")
+    async with _checkout_held_on_its_stock(server, db, settings, services) as held:
+        server.process.send_signal(signal.SIGTERM)
+        # The lock is still held: the checkout cannot finish before the process exits.
+        assert await asyncio.to_thread(_exit_or_dump, server) == 0
+
+    assert isinstance(held.answer, aiohttp.ClientError), held.answer
+    await _wait_for_server_sessions(
+        services.database_url, "true", lambda count: count == 0,
+        "gone with the server (their transactions rolled back)",
+    )
+    assert await db.fetchval("SELECT count(*) FROM orders") == 0
+    assert await stock_of(db, held.product) == 3
 
 
 async def _cleanup_ends(runner: web.AppRunner) -> None:
@@ -241,8 +310,8 @@ async def test_shutdown_as_a_commit_wakes_the_relay_ends(settings, running_redis
     await _cleanup_ends(runner)
 
 
-def test_shutdown_timeout_is_a_setting():
-    assert Settings.from_env({"SHUTDOWN_TIMEOUT": "7.5"}).shutdown_timeout == 7.5
-    assert Settings().shutdown_timeout == 25
-    with pytest.raises(SettingsError, match="SHUTDOWN_TIMEOUT"):
-        Settings.from_env({"SHUTDOWN_TIMEOUT": "0"})
+def test_the_graceful_timeout_is_a_setting():
+    assert Settings.from_env({"GRACEFUL_TIMEOUT": "7.5"}).graceful_timeout == 7.5
+    assert Settings().graceful_timeout == 30
+    with pytest.raises(SettingsError, match="GRACEFUL_TIMEOUT"):
+        Settings.from_env({"GRACEFUL_TIMEOUT": "0"})

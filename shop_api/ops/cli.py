@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web server")
     serve.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8080)")
+    serve.add_argument(
+        "--processes", type=int, metavar="N",
+        help="web processes sharing the port (default: $WEB_CONCURRENCY or the CPU count)",
+    )
+    # Given by the supervisor to each of its children: its pid, and where to say "listening".
+    serve.add_argument("--supervised", type=int, nargs=2, help=argparse.SUPPRESS)
     serve.set_defaults(command=serve_command)
 
     migrate = commands.add_parser("migrate", help="apply the pending database migrations")
@@ -136,19 +142,54 @@ def _settings() -> Settings:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    import asyncpg
-    from aiohttp import web
-
-    from shop_api.logs import AccessLogger, setup_logging
-    from shop_api.web.app import create_app
+    from shop_api.logs import setup_logging
 
     settings = _settings()
     setup_logging(settings.log_level)
+    host, port = args.host or settings.host, args.port or settings.port
+    if args.supervised:
+        parent_pid, ready_fd = args.supervised
+        return _serve_supervised(settings, host, port, parent_pid, ready_fd)
+    processes = args.processes if args.processes is not None else settings.web_concurrency
+    if processes < 1:
+        raise CommandError("--processes takes a number of 1 or more")
+    if processes == 1:
+        _serve(settings, host, port)
+        return 0
+    from shop_api.ops.supervisor import Supervisor, child_command, metrics_dir
+
+    with metrics_dir():
+        return Supervisor(child_command(host, port), processes).run()
+
+
+def _serve_supervised(
+    settings: Settings, host: str, port: int, parent_pid: int, ready_fd: int
+) -> int:
+    from shop_api.ops.supervisor import die_with_parent
+
+    die_with_parent(parent_pid)
+
+    def listening(message: str) -> None:  # aiohttp's banner, printed once its sites listen
+        os.write(ready_fd, b"1")
+        os.close(ready_fd)
+
+    # The others listen on the same port: the kernel hands each new connection to one of them.
+    _serve(settings, host, port, reuse_port=True, print=listening)
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int, **options) -> None:
+    import asyncpg
+    from aiohttp import web
+
+    from shop_api.logs import AccessLogger
+    from shop_api.web.app import create_app
+
     try:
         web.run_app(
             create_app(settings),
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=host,
+            port=port,
             access_log_class=AccessLogger,
             loop=_new_event_loop(),
             # A client that hangs up stops its handler; transactions roll back on cancellation.
@@ -156,15 +197,17 @@ def serve_command(args: argparse.Namespace) -> int:
             # Above the idle timeout of common load balancers (60 s), so they close first and
             # never reuse a connection the server is closing.
             keepalive_timeout=75,
-            # Requests in flight get this long to finish after SIGTERM (default 25 s: inside
-            # the 30 s that Heroku and docker-compose's stop_grace_period allow before SIGKILL).
-            shutdown_timeout=settings.shutdown_timeout,
+            # After SIGTERM: no new connections; requests in flight get this long to finish,
+            # then are cancelled (their transactions roll back). The SIGKILL that follows a
+            # SIGTERM must come later: docker-compose.yml's stop_grace_period is 35 s for the
+            # default 30; Heroku's fixed 30 s in all wants it lower.
+            shutdown_timeout=settings.graceful_timeout,
             backlog=1024,
+            **options,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         # The usual start-up failures: port taken, database down or missing.
         raise CommandError(f"cannot start the web server: {exc}") from None
-    return 0
 
 
 def _new_event_loop() -> asyncio.AbstractEventLoop:
