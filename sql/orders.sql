@@ -1,8 +1,13 @@
 -- name: checkout_lock_cart$
--- Checkout's first lock: the cart row, so no cart change interleaves with the checkout.
+-- Checkout's first lock: the cart row, so no cart change interleaves with the checkout. The
+-- pending orders are counted by the next statement, not here: this one's snapshot predates
+-- the lock, so it would miss the order of the checkout it waited for.
 SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
 
 -- name: checkout_lines
+-- First, under the cart lock, how many pending orders :user_id holds (through
+-- orders_pending_user_idx): every row carries it, and an empty cart (or :cart_id NULL) is one
+-- row with it and NULL lines, so it costs no round trip of its own.
 -- The cart's lines with their variants, locked in variant-id order, then their products locked
 -- in product-id order: every transaction that changes stock takes its locks in this order
 -- (variants, then products: the order the summary trigger of 0018 locks products in), so two
@@ -11,7 +16,11 @@ SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
 -- NO KEY UPDATE is the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other
 -- carts insert rows that reference these variants while the checkout runs. The columns are
 -- quote_lines' (what the pricing function reads), plus what checkout checks.
-WITH locked_variants AS MATERIALIZED (
+WITH pending AS (
+    SELECT count(*) AS pending_orders
+      FROM orders
+     WHERE user_id = :user_id::bigint AND status = 'pending'
+), locked_variants AS MATERIALIZED (
     SELECT v.id AS variant_id, v.product_id, v.price, v.is_active, v.stock_quantity,
            v.weight_grams, ci.quantity
       FROM cart_items ci
@@ -26,11 +35,14 @@ WITH locked_variants AS MATERIALIZED (
      ORDER BY id
        FOR NO KEY UPDATE
 )
-SELECT lv.variant_id, lv.product_id, lv.price, lv.is_active AND lp.is_active AS is_active,
-       lv.stock_quantity, lv.quantity, lv.weight_grams, lp.tax_class, lp.category_id
-  FROM locked_variants lv
-  JOIN locked_products lp ON lp.id = lv.product_id
- ORDER BY lv.variant_id;
+SELECT pending.pending_orders, lines.*
+  FROM pending
+  LEFT JOIN (SELECT lv.variant_id, lv.product_id, lv.price,
+                    lv.is_active AND lp.is_active AS is_active, lv.stock_quantity, lv.quantity,
+                    lv.weight_grams, lp.tax_class, lp.category_id
+               FROM locked_variants lv
+               JOIN locked_products lp ON lp.id = lv.product_id) AS lines ON true
+ ORDER BY lines.variant_id;
 
 -- name: quote_lines
 -- The user's cart as the pricing function reads it, without locks: a quote changes nothing,
@@ -220,10 +232,6 @@ INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after
 SELECT product_id, id, quantity, :reason::text, stock_quantity, :order_id::bigint,
        :actor_id::bigint
   FROM returned;
-
--- name: count_pending_orders$
--- Through orders_pending_user_idx: a handful of entries whatever the user's history.
-SELECT count(*) FROM orders WHERE user_id = :user_id AND status = 'pending';
 
 -- name: claim_unpaid_order$
 -- The oldest pending order older than the timeout with no payment being settled, locked for

@@ -33,18 +33,20 @@ async def place_order(
 ) -> asyncpg.Record:
     """Turn the user's cart into a pending order, in the caller's transaction or a new one.
 
-    Locks the cart; refuses a user who already holds `max_pending_orders` pending orders (409
-    `too_many_pending_orders`). Then locks the cart's variants in id order and their products
-    in id order; refuses withdrawn products or variants (409 `product_unavailable`) and short
-    stock (409 `insufficient_stock`, every short line listed), then prices the locked lines
-    (422 `shipping_unavailable`; 409 `total_changed` when the client expected another total)
+    Locks the cart; then, in one statement, counts the user's pending orders and locks the
+    cart's variants in id order and their products in id order. Refuses a user who already
+    holds `max_pending_orders` pending orders (409 `too_many_pending_orders`), withdrawn
+    products or variants (409 `product_unavailable`) and short stock (409
+    `insufficient_stock`, every short line listed), then prices the locked lines (422
+    `shipping_unavailable`; 409 `total_changed` when the client expected another total)
     before writing anything, so a refusal changes nothing. Then one statement takes the stock,
     writes the order with today's prices and every amount of the quote, the ledger, the
     history, the `order.placed` outbox row (and an `inventory.low_stock` one for each variant
     whose stock it takes from above `low_stock_threshold` to at or below it), and empties the
-    cart. Last, a use of each counted
-    promotion that gave a discount is taken (409 `coupon_exhausted` rolls everything back):
-    last, because everyone using one promotion waits on its row until the holder commits.
+    cart. Last, a use of each counted promotion that gave a discount is taken (409
+    `coupon_exhausted`, or 422 `coupon_invalid` when it was switched off meanwhile, rolls
+    everything back): last, because everyone using one promotion waits on its row until the
+    holder commits.
     """
     async with atomic(conn):
         # The shop's settings and promotions are read before the locks: they are not rows
@@ -54,22 +56,26 @@ async def place_order(
         charges = await quotes.charges_for(conn, to)
         refusal = None
         try:
-            offer = await promotions.offer(conn, user_id=user_id, coupon_code=coupon_code)
+            offer = await promotions.offer(
+                conn,
+                user_id=user_id,
+                coupon_code=coupon_code,
+                automatic=charges.automatic_promotions,
+            )
         except (promotions.CouponInvalid, promotions.CouponExhausted) as refused:
             offer, refusal = promotions.NO_OFFER, refused
         cart_id = await queries.checkout_lock_cart(conn, user_id=user_id)
-        # Under the cart lock, so two checkouts of one user take turns here and the second
-        # counts the order of the first.
-        pending = await queries.count_pending_orders(conn, user_id=user_id)
+        # Counted by checkout_lines under the cart lock, so two checkouts of one user take
+        # turns and the second counts the order of the first.
+        rows = await fetch_all(
+            queries.checkout_lines(conn, cart_id=cart_id, user_id=user_id)
+        )
+        pending = rows[0]["pending_orders"]
         if pending >= max_pending_orders:
             raise TooManyPendingOrders(
                 f"You have {pending} unpaid orders; pay or cancel one before checking out again."
             )
-        lines = (
-            []
-            if cart_id is None
-            else await fetch_all(queries.checkout_lines(conn, cart_id=cart_id))
-        )
+        lines = [row for row in rows if row["variant_id"] is not None]
         if not lines:
             raise Unprocessable("The cart is empty.", code="cart_empty")
         withdrawn = [
