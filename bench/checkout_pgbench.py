@@ -306,12 +306,10 @@ def main() -> None:
 
     logged = asyncio.run(capture(database_url, settings))
     script, constants = script_of(logged, CAPTURE_IDS["users"] + 1)
-    in_transaction = sum(
-        1 for s in logged[logged.index(next(s for s in logged if s.query.strip().upper()
-                                            .startswith("BEGIN"))):]
-    )
+    kinds = [s.query.strip().rstrip(";").upper() for s in logged]
+    in_transaction = kinds.index("COMMIT") - kinds.index("BEGIN") + 1
     print(f"one checkout (key, coupon, shipping and tax): {len(logged)} statements, "
-          f"{in_transaction} of them BEGIN to COMMIT")
+          f"{in_transaction} of them from BEGIN to COMMIT")
     if args.show_script:
         print(script)
         for name, value in constants.items():

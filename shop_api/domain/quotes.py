@@ -99,7 +99,7 @@ def price(
     tax_shipping: bool,
     offer: promotions.Offer = promotions.NO_OFFER,
 ) -> pricing.Quote:
-    """The quote of cart lines (rows of checkout_lines or quote_lines) under `charges`, with
+    """The quote of cart lines (rows of checkout_cart or quote_lines) under `charges`, with
     the promotions of `offer` (422 `coupon_not_applicable` when its coupon cannot apply)."""
     priced = [
         pricing.Line(
