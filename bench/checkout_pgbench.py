@@ -253,10 +253,13 @@ def text_of(value: Any) -> str:
         return str(value)
     if isinstance(value, bytes):
         return value.decode()
-    if isinstance(value, list) and all(isinstance(v, (int, Decimal)) for v in value):
-        return "{" + ",".join(str(v) for v in value) + "}"
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "{" + ",".join(json.dumps(v) for v in value) + "}"
+    if isinstance(value, list) and all(
+        v is None or isinstance(v, (int, Decimal, str)) for v in value
+    ):  # an array: NULL, numbers bare, text in double quotes
+        return "{" + ",".join(
+            "NULL" if v is None else json.dumps(v) if isinstance(v, str) else str(v)
+            for v in value
+        ) + "}"
     return json.dumps(value, default=str)  # a json or jsonb parameter
 
 
