@@ -69,8 +69,11 @@ SHIPPING_ADDRESS = {
 }
 
 
-async def seed(conn: asyncpg.Connection, *, buyers: int, hot: bool) -> list[int]:
-    """Fresh tables, `buyers` users each with a one-line cart; returns the user ids."""
+async def seed(
+    conn: asyncpg.Connection, *, buyers: int, hot: bool, stock: int | None = None
+) -> list[int]:
+    """Fresh tables, `buyers` users each with a one-line cart; returns the user ids. Each
+    variant holds `stock` units (default: one per buyer)."""
     await conn.execute(
         "TRUNCATE users, products, product_variants, categories, carts, orders, "
         "idempotency_keys, outbox, inventory_ledger RESTART IDENTITY CASCADE"
@@ -83,7 +86,7 @@ async def seed(conn: asyncpg.Connection, *, buyers: int, hot: bool) -> list[int]
     )
     products = 1 if hot else buyers
     # Each product with its one variant (the variants' trigger sets the product's price and
-    # stock); the stock is enough for every buyer.
+    # stock).
     await conn.execute(
         "WITH product AS ("
         " INSERT INTO products (name, slug, price, stock_quantity)"
@@ -92,7 +95,7 @@ async def seed(conn: asyncpg.Connection, *, buyers: int, hot: bool) -> list[int]
         " INSERT INTO product_variants (product_id, title, price, stock_quantity, weight_grams)"
         " SELECT id, 'Default', 9.99, $2, 400 FROM product",
         products,
-        buyers,
+        buyers if stock is None else stock,
     )
     await conn.execute("INSERT INTO carts (user_id) SELECT id FROM users ORDER BY id")
     await conn.execute(
@@ -179,22 +182,39 @@ async def run_scenario(
 
 def describe(label: str, latencies: list[float], statuses: Counter, wall: float) -> str:
     ok = statuses.get(201, 0)
+    server_errors = sum(n for status, n in statuses.items() if status >= 500)
     return (
         f"{label:<24} {ok:>6} orders in {wall:6.2f}s = {ok / wall:7.1f} checkouts/s   "
         f"p50 {percentile(latencies, 0.5) * 1000:6.1f}ms  "
         f"p99 {percentile(latencies, 0.99) * 1000:6.1f}ms  "
-        f"mean {statistics.mean(latencies) * 1000:6.1f}ms   statuses {dict(statuses)}"
+        f"mean {statistics.mean(latencies) * 1000:6.1f}ms   5xx {server_errors}   "
+        f"statuses {dict(statuses)}"
     )
 
 
-async def verify(conn: asyncpg.Connection, *, hot: bool, buyers: int) -> str:
+async def verify(conn: asyncpg.Connection, *, stock_each: int) -> str:
+    """From the database: no variant below zero, units sold plus stock left equal to what
+    the variants held at the start (`stock_each` each), and none sold beyond it (oversold)."""
     orders = await conn.fetchval("SELECT count(*) FROM orders")
-    negative = await conn.fetchval("SELECT count(*) FROM products WHERE stock_quantity < 0")
+    variants = await conn.fetchval("SELECT count(*) FROM product_variants")
+    negative = await conn.fetchval(
+        "SELECT count(*) FROM product_variants WHERE stock_quantity < 0"
+    )
     sold = await conn.fetchval("SELECT coalesce(sum(quantity), 0) FROM order_items")
-    stock = await conn.fetchval("SELECT sum(stock_quantity) FROM products")
-    expected_stock = (buyers if hot else buyers * buyers) - sold
-    assert negative == 0 and stock == expected_stock, (negative, stock, expected_stock)
-    return f"{'':<24} check: {orders} orders, {sold} units sold, stock consistent"
+    stock = await conn.fetchval("SELECT sum(stock_quantity) FROM product_variants")
+    oversold = await conn.fetchval(
+        "SELECT coalesce(sum(greatest(0, sold - $1)), 0) FROM ("
+        " SELECT sum(quantity) AS sold FROM order_items GROUP BY variant_id) AS per_variant",
+        stock_each,
+    )
+    stocked = stock_each * variants
+    assert negative == 0 and oversold == 0 and stock == stocked - sold, (
+        negative, oversold, stock, stocked - sold
+    )
+    return (
+        f"{'':<24} check: {orders} orders, {sold} units sold of {stocked}, "
+        f"oversold {oversold}, stock consistent"
+    )
 
 
 async def trace_checkout(database_url: str, settings: Settings) -> None:
@@ -301,7 +321,8 @@ async def measure(
         has_promotions = await conn.fetchval("SELECT to_regclass('promotions') IS NOT NULL")
         if (configured and not has_tables) or (coupon and not has_promotions):
             return None  # code from before issue 13 (or 14): nothing to configure
-        user_ids = await seed(conn, buyers=args.buyers, hot=hot)
+        stock = args.hot_stock if hot and args.hot_stock is not None else args.buyers
+        user_ids = await seed(conn, buyers=args.buyers, hot=hot, stock=stock)
         if has_tables:
             await conn.execute("TRUNCATE shipping_zones, tax_rates RESTART IDENTITY CASCADE")
         if has_promotions:
@@ -317,7 +338,7 @@ async def measure(
             concurrency=args.concurrency, seconds=args.seconds, with_key=with_key,
             body=body,
         )
-        checked = await verify(conn, hot=hot, buyers=args.buyers)
+        checked = await verify(conn, stock_each=stock)
         if coupon:
             used = await conn.fetchval("SELECT times_used FROM promotions")
             discounted = await conn.fetchval("SELECT count(*) FROM orders WHERE discount_total > 0")
@@ -336,6 +357,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30, help="time cap per scenario")
     parser.add_argument("--pool", type=int, default=20, help="the server's DB_POOL_MAX")
     parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--scenarios", default=",".join(s[0] for s in SCENARIOS),
+                        help="the scenarios to run, comma-separated (default: all)")
+    parser.add_argument("--hot-stock", type=int,
+                        help="units of the hot variant (default: one per buyer); fewer than "
+                             "--buyers sells out, and the check proves none was oversold")
     parser.add_argument("--baseline", type=Path,
                         help="a checkout (git worktree) of the code to compare with")
     parser.add_argument("--trace", action="store_true", help="print the checkout's statements")
@@ -375,7 +401,11 @@ def main() -> None:
             f"client and servers on this machine; each scenario on the baseline right before "
             f"this checkout"
         )
-        for scenario in SCENARIOS:
+        wanted = args.scenarios.split(",")
+        unknown = set(wanted) - {s[0] for s in SCENARIOS}
+        if unknown:
+            raise SystemExit(f"no scenario {', '.join(sorted(unknown))}")
+        for scenario in (s for s in SCENARIOS if s[0] in wanted):
             for shop in shops:
                 outcome = asyncio.run(measure(shop, settings, args, scenario))
                 if outcome is not None:

@@ -58,6 +58,18 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset when a connection goes back to it: nothing to send.
+
+    asyncpg's own reset sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`, a
+    round trip on every release (every request), undoing what this program never does on a
+    pooled connection: its advisory locks are transaction-scoped, its cursors live inside
+    transactions, it LISTENs on none and SETs no session variable (server_settings are the
+    connection's defaults, which RESET ALL would keep anyway). asyncpg still rolls back a
+    transaction left open before calling this.
+    """
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -72,6 +84,7 @@ async def create_pool(
         max_size=max_size,
         command_timeout=command_timeout,
         init=init,
+        reset=keep_session,
         server_settings={
             "application_name": "shop-api",
             "timezone": "UTC",

@@ -1,41 +1,36 @@
 -- name: checkout_lock_cart$
--- Checkout's first lock: the cart row, so no cart change interleaves with the checkout.
+-- Checkout's first lock: the cart row, so no cart change interleaves with the checkout. The
+-- pending orders are counted by the next statement, not here: this one's snapshot predates
+-- the lock, so it would miss the order of the checkout it waited for.
 SELECT id FROM carts WHERE user_id = :user_id FOR NO KEY UPDATE;
 
--- name: checkout_lines
--- The cart's lines with their variants, locked in variant-id order, then their products locked
--- in product-id order: every transaction that changes stock takes its locks in this order
--- (variants, then products: the order the summary trigger of 0018 locks products in), so two
--- checkouts never deadlock. The product lock makes the "is it still on sale" answer hold until
--- commit (a soft delete waits), and the stock sum that the trigger writes needs it anyway.
--- NO KEY UPDATE is the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other
--- carts insert rows that reference these variants while the checkout runs. The columns are
--- quote_lines' (what the pricing function reads), plus what checkout checks.
-WITH locked_variants AS MATERIALIZED (
-    SELECT v.id AS variant_id, v.product_id, v.price, v.is_active, v.stock_quantity,
-           v.weight_grams, ci.quantity
-      FROM cart_items ci
-      JOIN product_variants v ON v.id = ci.variant_id
-     WHERE ci.cart_id = :cart_id
-     ORDER BY v.id
-       FOR NO KEY UPDATE OF v
-), locked_products AS MATERIALIZED (
-    SELECT id, is_active, tax_class, category_id
-      FROM products
-     WHERE id IN (SELECT product_id FROM locked_variants)
-     ORDER BY id
-       FOR NO KEY UPDATE
+-- name: checkout_cart
+-- Under the cart lock, and without locking anything else: how many pending orders :user_id
+-- holds (through orders_pending_user_idx), and the cart's lines with what pricing reads
+-- (an empty cart, or :cart_id NULL, is one row with NULL lines). The cart's lines cannot change
+-- while its row is locked; their variants and products may, so place_order locks them and
+-- writes only if each line is still what was priced here; if one is not, checkout reads them
+-- here again, under the locks place_order took.
+WITH pending AS (
+    SELECT count(*) AS pending_orders
+      FROM orders
+     WHERE user_id = :user_id::bigint AND status = 'pending'
 )
-SELECT lv.variant_id, lv.product_id, lv.price, lv.is_active AND lp.is_active AS is_active,
-       lv.stock_quantity, lv.quantity, lv.weight_grams, lp.tax_class, lp.category_id
-  FROM locked_variants lv
-  JOIN locked_products lp ON lp.id = lv.product_id
- ORDER BY lv.variant_id;
+SELECT pending.pending_orders, lines.*
+  FROM pending
+  LEFT JOIN (SELECT v.id AS variant_id, v.product_id, v.price,
+                    v.is_active AND p.is_active AS is_active, v.stock_quantity, ci.quantity,
+                    v.weight_grams, p.tax_class, p.category_id
+               FROM cart_items ci
+               JOIN product_variants v ON v.id = ci.variant_id
+               JOIN products p ON p.id = v.product_id
+              WHERE ci.cart_id = :cart_id::bigint) AS lines ON true
+ ORDER BY lines.variant_id;
 
 -- name: quote_lines
 -- The user's cart as the pricing function reads it, without locks: a quote changes nothing,
--- and checkout prices the rows it locked (checkout_lines), so a quote is what checkout would
--- charge at this moment.
+-- and checkout charges what place_order finds under its locks, so a quote is what checkout
+-- would charge at this moment.
 SELECT v.id AS variant_id, v.product_id, v.price, v.is_active AND p.is_active AS is_active,
        v.stock_quantity, ci.quantity, v.weight_grams, p.tax_class, p.category_id
   FROM carts c
@@ -46,25 +41,63 @@ SELECT v.id AS variant_id, v.product_id, v.price, v.is_active AND p.is_active AS
  ORDER BY v.id;
 
 -- name: place_order^
--- Everything checkout writes, in one statement, on variants already locked and checked by
--- checkout_lines: take the stock, create the order with its snapshots (product name, variant
--- title and SKU, price) and the amounts the pricing function gave (per line, in the order of
--- variant_ids, and for the order), record the ledger, the history and the outbox messages, and
--- empty the cart. One round trip while the locks are held.
+-- Everything checkout writes, in one statement: lock the lines' variants in id order and their
+-- products in id order, and only if every line is still what
+-- was priced (:prices, :weights, :tax_classes, :category_ids as checkout_cart read them,
+-- variant and product on sale, stock enough) take the stock, create the order with its
+-- snapshots (product name, variant title and SKU, price) and the amounts the pricing function
+-- gave (per line, in the order of variant_ids, and for the order), record the ledger, the
+-- history and the outbox messages, and empty the cart. No row: a line changed, nothing was
+-- written, and the locks are held (checkout then reads the lines again, prices them and comes
+-- back). The locks are taken here, not by an earlier statement, so a hot variant is locked for
+-- this statement and the commit only: no round trip and no pricing happens while it is held.
+-- Every transaction that changes stock takes its locks in this order (variants, then
+-- products: the order the summary trigger of 0018 locks products in), so two checkouts never
+-- deadlock. The product lock makes the "is it still on sale" answer hold until commit (a soft
+-- delete waits), and the stock sum that the trigger writes needs it anyway. NO KEY UPDATE is
+-- the lock the stock UPDATE takes anyway; unlike FOR UPDATE it lets other carts insert rows
+-- that reference these variants while the checkout runs.
+-- The variants' snapshot is the locked row (FOR NO KEY UPDATE answers its latest version, and
+-- the UPDATE below follows it there), whatever this statement's snapshot saw.
 -- inventory.low_stock goes out for each line whose stock this checkout took from above
 -- :low_stock_threshold to at or below it (RETURNING gives the new stock; the old one is it plus
 -- the quantity taken), so a variant already low that drops further is not announced again.
 -- The rule of inventory.falls_low, spelled here so the hot path pays no round trip for it.
 WITH lines AS (
-    SELECT variant_id, quantity, discount, tax, line_total
+    SELECT variant_id, quantity, discount, tax, line_total, price, weight_grams, tax_class,
+           category_id
       FROM unnest(:variant_ids::bigint[], :quantities::integer[], :discounts::numeric[],
-                  :taxes::numeric[], :line_totals::numeric[])
-               AS l (variant_id, quantity, discount, tax, line_total)
+                  :taxes::numeric[], :line_totals::numeric[], :prices::numeric[],
+                  :weights::integer[], :tax_classes::text[], :category_ids::bigint[])
+               AS l (variant_id, quantity, discount, tax, line_total, price, weight_grams,
+                     tax_class, category_id)
+), locked_variants AS MATERIALIZED (
+    SELECT id, product_id, price, is_active, stock_quantity, weight_grams
+      FROM product_variants
+     WHERE id IN (SELECT variant_id FROM lines)
+     ORDER BY id
+       FOR NO KEY UPDATE
+), locked_products AS MATERIALIZED (
+    SELECT id, is_active, tax_class, category_id
+      FROM products
+     WHERE id IN (SELECT product_id FROM locked_variants)
+     ORDER BY id
+       FOR NO KEY UPDATE
+), unchanged AS (
+    SELECT count(*) = cardinality(:variant_ids::bigint[]) AS ok
+      FROM lines
+      JOIN locked_variants lv ON lv.id = lines.variant_id
+      JOIN locked_products lp ON lp.id = lv.product_id
+     WHERE lv.price = lines.price AND lv.is_active AND lp.is_active
+       AND lv.stock_quantity >= lines.quantity
+       AND lv.weight_grams IS NOT DISTINCT FROM lines.weight_grams
+       AND lp.tax_class = lines.tax_class
+       AND lp.category_id IS NOT DISTINCT FROM lines.category_id
 ), taken AS (
     UPDATE product_variants v
        SET stock_quantity = v.stock_quantity - lines.quantity
       FROM lines
-     WHERE v.id = lines.variant_id
+     WHERE v.id = lines.variant_id AND (SELECT ok FROM unchanged)
     RETURNING v.id AS variant_id, v.product_id, v.title, v.sku, v.price, lines.quantity,
               lines.discount, lines.tax, lines.line_total, v.stock_quantity AS stock_after
 ), named AS (
@@ -73,11 +106,12 @@ WITH lines AS (
     INSERT INTO orders (user_id, subtotal, discount_total, shipping_total, shipping_tax,
                         tax_total, total_amount, tax_included, currency, delivery_address,
                         shipping_address, shipping_method, discounts, notes)
-    VALUES (:user_id::bigint, :subtotal::numeric, :discount_total::numeric,
-            :shipping_total::numeric, :shipping_tax::numeric, :tax_total::numeric,
-            :total_amount::numeric, :tax_included::boolean, :currency::text,
-            :delivery_address::text, :shipping_address::jsonb, :shipping_method::jsonb,
-            :order_discounts::jsonb, :notes::text)
+    SELECT :user_id::bigint, :subtotal::numeric, :discount_total::numeric,
+           :shipping_total::numeric, :shipping_tax::numeric, :tax_total::numeric,
+           :total_amount::numeric, :tax_included::boolean, :currency::text,
+           :delivery_address::text, :shipping_address::jsonb, :shipping_method::jsonb,
+           :order_discounts::jsonb, :notes::text
+     WHERE (SELECT ok FROM unchanged)
     RETURNING id, status, subtotal, discount_total, shipping_total, shipping_tax, tax_total,
               total_amount, tax_included, currency, delivery_address, shipping_address,
               shipping_method, discounts, notes, created_at, updated_at
@@ -114,7 +148,7 @@ WITH lines AS (
      WHERE stock_after <= :low_stock_threshold::integer
        AND stock_after + quantity > :low_stock_threshold::integer
 ), emptied AS (
-    DELETE FROM cart_items WHERE cart_id = :cart_id::bigint
+    DELETE FROM cart_items WHERE cart_id = :cart_id::bigint AND (SELECT ok FROM unchanged)
 )
 SELECT placed.*,
        -- The shape of order_items_json (0023); the function cannot see this statement's rows.
@@ -199,7 +233,7 @@ SELECT id, :from_status::text, status, :actor_id::bigint, :reason::text FROM cha
 
 -- name: restock_order!
 -- Put a cancelled order's items back in stock, with a ledger row per variant. The variants are
--- locked first, in id order like checkout_lines (the summary trigger then locks their products
+-- locked first, in id order like place_order (the summary trigger then locks their products
 -- in id order), so a cancellation never deadlocks a checkout.
 WITH lines AS (
     SELECT variant_id, quantity FROM order_items WHERE order_id = :order_id
@@ -221,10 +255,6 @@ INSERT INTO inventory_ledger (product_id, variant_id, delta, reason, stock_after
 SELECT product_id, id, quantity, :reason::text, stock_quantity, :order_id::bigint,
        :actor_id::bigint
   FROM returned;
-
--- name: count_pending_orders$
--- Through orders_pending_user_idx: a handful of entries whatever the user's history.
-SELECT count(*) FROM orders WHERE user_id = :user_id AND status = 'pending';
 
 -- name: claim_unpaid_order$
 -- The oldest pending order older than the timeout with no payment being settled, locked for

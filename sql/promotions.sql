@@ -49,13 +49,19 @@ SELECT p.id, p.name, p.code, p.kind, p.value, p.target, p.min_subtotal, p.usage_
 -- statement before commit (the promotion row is hot: everyone using it waits on its lock until
 -- the holder commits). The global use by the conditional UPDATE, then the customer's by the
 -- conditional upsert of 0025, then the redemption row cancellation gives back. taken false: the
--- usage limit is reached; redeemed false: the customer's (the caller then rolls back, which
--- undoes the global use too).
+-- usage limit is reached, or the promotion is no longer on (off is true when it was not as
+-- this statement began: deactivated, or out of its window); redeemed false: the customer's (the
+-- caller then rolls back, which undoes the global use too). The UPDATE's conditions are
+-- evaluated again on the row as it is once locked, so a promotion switched off by a
+-- transaction this one waited for is not taken.
 WITH taken AS (
     UPDATE promotions
        SET times_used = times_used + 1
      WHERE id = :promotion_id
        AND (usage_limit IS NULL OR times_used < usage_limit)
+       AND is_active
+       AND (starts_at IS NULL OR starts_at <= now())
+       AND (ends_at IS NULL OR ends_at > now())
     RETURNING id, usage_limit_per_customer
 ), customer AS (
     INSERT INTO promotion_customer_uses AS cu (promotion_id, user_id, uses)
@@ -72,7 +78,12 @@ WITH taken AS (
      WHERE usage_limit_per_customer IS NULL OR EXISTS (SELECT FROM customer)
     RETURNING id
 )
-SELECT EXISTS (SELECT FROM taken) AS taken, EXISTS (SELECT FROM redeemed) AS redeemed;
+SELECT EXISTS (SELECT FROM taken) AS taken, EXISTS (SELECT FROM redeemed) AS redeemed,
+       EXISTS (SELECT FROM taken) = false AND NOT EXISTS (
+           SELECT FROM promotions
+            WHERE id = :promotion_id AND is_active
+              AND (starts_at IS NULL OR starts_at <= now())
+              AND (ends_at IS NULL OR ends_at > now())) AS off;
 
 -- name: release_redemptions
 -- Cancellation marks the uses of order :order_id given back; only rows not yet released come

@@ -121,22 +121,3 @@ UPDATE shipping_methods
    SET deleted_at = now(), is_active = false, updated_at = now()
  WHERE id = :method_id AND deleted_at IS NULL
 RETURNING id;
-
--- name: shipping_methods_for
--- The active methods a destination can choose from, cheapest first: those of the zone listing
--- :country, else those of the rest-of-the-world zone ('*'), else none. The zone listing the
--- country wins even when it offers no active method. When no zone is in use at all, one row
--- with a NULL id says so (shipping is then free); it can only come alone.
-SELECT m.id, m.name, m.price, m.free_over, m.max_weight_grams, m.min_delivery_days,
-       m.max_delivery_days
-  FROM shipping_methods m
- WHERE m.zone_id = (SELECT c.zone_id
-                      FROM shipping_zone_countries c
-                     WHERE c.country IN (:country::text, '*')
-                     ORDER BY c.country = '*'
-                     LIMIT 1)
-   AND m.is_active AND m.deleted_at IS NULL
-UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL
- WHERE NOT EXISTS (SELECT 1 FROM shipping_zones WHERE deleted_at IS NULL)
- ORDER BY price, id;

@@ -46,15 +46,3 @@ RETURNING id, country, region, tax_class, rate, name;
 -- name: delete_tax_rate$
 -- Orders keep the amounts they were charged, never a reference to a rate: a plain delete.
 DELETE FROM tax_rates WHERE id = :rate_id RETURNING id;
-
--- name: tax_rates_for
--- The rate of each class a destination has one for: the rate of its region (regardless of
--- case) before the country-wide one. Through the country prefix of tax_rates_place_class_key.
--- A region is one however it is written: :region comes without its country's prefix (rates_for
--- makes "US-CA" "CA"), and a rate kept as "US-CA" or as "CA" is the same region.
-SELECT DISTINCT ON (tax_class) tax_class, rate
-  FROM tax_rates
- WHERE country = :country::text
-   AND (region IS NULL
-        OR lower(region) IN (lower(:region::text), lower(:country::text || '-' || :region::text)))
- ORDER BY tax_class, region IS NULL;

@@ -10,6 +10,7 @@ import asyncio
 import random
 from collections import Counter
 
+import asyncpg
 from factories import (
     checkout,
     create_buyers,
@@ -112,3 +113,63 @@ async def test_a_cart_change_during_checkout_is_never_lost(client, db, settings)
     )
     assert ordered + in_carts == 10
     assert await stock_of(db, late) == 1000 - ordered
+
+
+async def _checkout_while_the_variant_is_locked(client, db, services, settings, change: str):
+    """Check out a one-line cart while another transaction holds its variant's lock, and let
+    that transaction commit `change` (SQL on the variant, $1 its id) once the checkout waits."""
+    product = await create_product(db, price="10.00", stock=5)
+    variant = await variant_of(db, product)
+    [buyer] = await create_buyers(db, settings, 1)
+    await fill_cart(client, buyer, (product, 1))
+    holder = await asyncpg.connect(services.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT 1 FROM product_variants WHERE id = $1 FOR NO KEY UPDATE", variant
+            )
+            pending = asyncio.ensure_future(checkout(client, buyer))
+            # The checkout read the cart unlocked, priced it, and waits for this lock.
+            for _ in range(1000):
+                if await holder.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ):
+                    break
+                await asyncio.sleep(0.01)
+            await holder.execute(change, variant)
+        return await pending, product, variant
+    finally:
+        await holder.close()
+
+
+async def test_a_price_changed_while_checkout_waits_for_the_lock_is_the_one_charged(
+    client, db, services, settings
+):
+    response, product, variant = await _checkout_while_the_variant_is_locked(
+        client, db, services, settings,
+        "UPDATE product_variants SET price = 12.00 WHERE id = $1",
+    )
+    assert response.status == 201
+    order = await response.json()
+    assert [item["price_at_purchase"] for item in order["items"]] == ["12.00"]
+    assert order["subtotal"] == "12.00"
+    assert await stock_of(db, product) == 4
+    assert await db.fetchval("SELECT count(*) FROM cart_items") == 0
+
+
+async def test_stock_sold_while_checkout_waits_for_the_lock_is_refused_writing_nothing(
+    client, db, services, settings
+):
+    response, product, variant = await _checkout_while_the_variant_is_locked(
+        client, db, services, settings,
+        "UPDATE product_variants SET stock_quantity = 0 WHERE id = $1",
+    )
+    assert response.status == 409
+    body = await response.json()
+    assert body["code"] == "insufficient_stock"
+    assert body["errors"]["items"] == [
+        {"product_id": product, "variant_id": variant, "requested": 1, "available": 0}
+    ]
+    assert await db.fetchval("SELECT count(*) FROM orders") == 0
+    assert await db.fetchval("SELECT count(*) FROM cart_items") == 1

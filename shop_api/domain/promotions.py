@@ -97,12 +97,16 @@ async def offer(
     user_id: int,
     coupon_code: str | None,
     category_ids: Iterable[int | None] | None = None,
+    automatic: bool = True,
 ) -> Offer:
     """The promotions the cart of `user_id` may get, with `coupon_code` checked: unknown,
     inactive, not yet started or expired is 422 `coupon_invalid` (the detail says which), its
     usage limit or the caller's reached is 409 `coupon_exhausted`. Used-up automatic ones are
     left out (checkout would refuse them). The ancestors read are those of `category_ids`, or
-    of the categories in the user's cart now when None."""
+    of the categories in the user's cart now when None. `automatic` False says no automatic
+    promotion is on (quotes.Charges read it): without a coupon, nothing is read then."""
+    if coupon_code is None and not automatic:
+        return NO_OFFER
     wanted = None if category_ids is None else sorted({c for c in category_ids if c is not None})
     rows = await fetch_all(
         queries.promotions_for_cart(
@@ -162,7 +166,9 @@ async def take_uses(
 ) -> None:
     """Take a use of each counted promotion that gave a discount to order `order_id`, in
     promotion id order (the order every transaction locks promotion rows in); 409
-    `coupon_exhausted` when a limit is reached: the caller's transaction must then roll back."""
+    `coupon_exhausted` when a limit is reached, 422 `coupon_invalid` when the promotion is no
+    longer on (switched off or out of its window since `offer` read it): the caller's
+    transaction must then roll back."""
     for applied in quote.discounts:  # in promotion id order
         if applied.promotion_id not in offer.counted:
             continue
@@ -173,6 +179,8 @@ async def take_uses(
             user_id=user_id,
             amount=pricing.from_cents(applied.amount),
         )
+        if row["off"]:
+            raise CouponInvalid(f"The promotion {applied.name!r} is no longer on.")
         if not row["taken"]:
             raise CouponExhausted(f"The promotion {applied.name!r} has been used up.")
         if not row["redeemed"]:

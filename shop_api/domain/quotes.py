@@ -65,18 +65,29 @@ async def destination(
 @dataclass(frozen=True)
 class Charges:
     """What a destination is charged by: its shipping methods (None when the shop has no
-    zones) and its tax rate of each class."""
+    zones) and its tax rate of each class; and whether an automatic promotion is on."""
 
     methods: list[pricing.ShippingMethod] | None
     rates: Mapping[str, Decimal]
+    automatic_promotions: bool = True
 
 
 async def charges_for(conn: Queryable, to: Destination) -> Charges:
-    """The shop's settings for `to`, read before checkout takes its locks: they are not the
-    rows checkout locks, and every round trip after the locks is one more the stock waits for."""
-    methods = await shipping.methods_for(conn, country=to.country)
-    rates = await tax.rates_for(conn, country=to.country, region=to.region)
-    return Charges(None if methods is None else [_method(row) for row in methods], rates)
+    """The shop's settings for `to`, in one round trip, read before checkout takes its locks:
+    they are not the rows checkout locks, and every round trip after the locks is one more the
+    stock waits for."""
+    country = to.country.strip().upper()
+    rows = await fetch_all(
+        queries.destination_charges(
+            conn, country=country, region=tax.region_of(country, to.region)
+        )
+    )
+    methods = shipping.methods_of(rows)
+    return Charges(
+        None if methods is None else [_method(row) for row in methods],
+        tax.rates_of(rows),
+        automatic_promotions=any(row["part"] == "automatic_promotions" for row in rows),
+    )
 
 
 def price(
@@ -88,7 +99,7 @@ def price(
     tax_shipping: bool,
     offer: promotions.Offer = promotions.NO_OFFER,
 ) -> pricing.Quote:
-    """The quote of cart lines (rows of checkout_lines or quote_lines) under `charges`, with
+    """The quote of cart lines (rows of checkout_cart or quote_lines) under `charges`, with
     the promotions of `offer` (422 `coupon_not_applicable` when its coupon cannot apply)."""
     priced = [
         pricing.Line(
@@ -145,9 +156,10 @@ async def quote_cart(
     lines = await fetch_all(queries.quote_lines(conn, user_id=user_id))
     if not lines:
         raise Unprocessable("The cart is empty.", code="cart_empty")
+    charges = await charges_for(conn, to)
     return price(
         lines,
-        await charges_for(conn, to),
+        charges,
         shipping_method_id=shipping_method_id,
         prices_include_tax=prices_include_tax,
         tax_shipping=tax_shipping,
@@ -156,6 +168,7 @@ async def quote_cart(
             user_id=user_id,
             coupon_code=coupon_code,
             category_ids=(line["category_id"] for line in lines),
+            automatic=charges.automatic_promotions,
         ),
     )
 

@@ -20,18 +20,34 @@ ZONE_COUNTRY_KEY = "shipping_zone_countries_pkey"
 COUNTRY_IN_ZONE = "country_in_zone"
 
 
-async def methods_for(conn: Queryable, *, country: str) -> list[asyncpg.Record] | None:
+async def methods_for(conn: Queryable, *, country: str) -> list[dict[str, Any]] | None:
     """The active methods a destination in `country` (alpha-2) can choose from, cheapest first
     (then by id): those of the zone listing the country, else those of the rest-of-the-world
     zone, else none ([]). None when no zone is set up at all: shipping is then free.
 
-    Each record has id, name, price (Decimal), free_over (Decimal or None), max_weight_grams
-    (int or None), min_delivery_days and max_delivery_days. One round trip.
+    Each method has id, name, price (Decimal), free_over (Decimal or None), max_weight_grams
+    (int or None), min_delivery_days and max_delivery_days. One round trip, the one
+    quotes.charges_for also reads the tax rates in.
     """
-    rows = await fetch_all(queries.shipping_methods_for(conn, country=country.strip().upper()))
-    if rows and rows[0]["id"] is None:
+    country = country.strip().upper()
+    return methods_of(
+        await fetch_all(queries.destination_charges(conn, country=country, region=None))
+    )
+
+
+METHOD_FIELDS = (
+    "id", "name", "price", "free_over", "max_weight_grams", "min_delivery_days",
+    "max_delivery_days",
+)
+
+
+def methods_of(charges: list[asyncpg.Record]) -> list[dict[str, Any]] | None:
+    """methods_for's answer, from the rows of destination_charges (sql/quotes.sql)."""
+    if any(row["part"] == "no_zones" for row in charges):
         return None
-    return rows
+    return [
+        {name: row[name] for name in METHOD_FIELDS} for row in charges if row["part"] == "method"
+    ]
 
 
 # -- zones ----------------------------------------------------------------------------------

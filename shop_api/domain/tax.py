@@ -19,15 +19,32 @@ _NO_RATE = Decimal("0")
 
 async def rates_for(conn: Queryable, *, country: str, region: str | None) -> dict[str, Decimal]:
     """The rate of every tax class for a destination: that of (country, region), else that of
-    (country, no region), else 0. One round trip; the region is matched regardless of case and
-    of its country prefix ("US-CA" is "CA"), and a blank region is none."""
+    (country, no region), else 0. One round trip, the one quotes.charges_for also reads the
+    shipping methods in; the region is matched regardless of case and of its country prefix
+    ("US-CA" is "CA"), and a blank region is none."""
     country = country.strip().upper()
+    return rates_of(
+        await fetch_all(
+            queries.destination_charges(
+                conn, country=country, region=region_of(country, region)
+            )
+        )
+    )
+
+
+def region_of(country: str, region: str | None) -> str | None:
+    """The region as destination_charges matches it, in `country` (upper-cased, stripped):
+    without its country prefix, None when blank."""
     region = region.strip() if region is not None else None
     # An ISO 3166-2 code ("US-CA") and the bare subdivision ("CA") name one region.
     if region and region.upper().startswith(f"{country}-"):
         region = region[len(country) + 1 :]
-    rows = await fetch_all(queries.tax_rates_for(conn, country=country, region=region or None))
-    found = {row["tax_class"]: row["rate"] for row in rows}
+    return region or None
+
+
+def rates_of(charges: list[asyncpg.Record]) -> dict[str, Decimal]:
+    """rates_for's answer, from the rows of destination_charges (sql/quotes.sql)."""
+    found = {row["tax_class"]: row["rate"] for row in charges if row["part"] == "rate"}
     return {tax_class: found.get(tax_class, _NO_RATE) for tax_class in TAX_CLASSES}
 
 
