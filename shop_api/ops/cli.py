@@ -139,7 +139,7 @@ def serve_command(args: argparse.Namespace) -> int:
     import asyncpg
     from aiohttp import web
 
-    from shop_api.logs import AccessLogger, setup_logging
+    from shop_api.logs import access_log_options, setup_logging
     from shop_api.web.app import create_app
 
     settings = _settings()
@@ -149,7 +149,7 @@ def serve_command(args: argparse.Namespace) -> int:
             create_app(settings),
             host=args.host or settings.host,
             port=args.port or settings.port,
-            access_log_class=AccessLogger,
+            **access_log_options(settings.access_log),
             loop=_new_event_loop(),
             # A client that hangs up stops its handler; transactions roll back on cancellation.
             handler_cancellation=True,
