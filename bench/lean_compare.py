@@ -8,8 +8,9 @@ start ONE project web process (`shop-api serve`, with its production logging: LO
 the access log as ACCESS_LOG says, written to a file) and the lean reference, both with the
 same pool size, on the same machine. Check that both answer each route with the same keys.
 Then, route by route, run wrk (catalog.py's scenarios and helpers) on the project and right
-after on the lean server, --rounds times, and print requests/s, p50/p99 and the ratio
-project/lean (of the median rounds' requests/s).
+after on the lean server (the other way round every second round), --rounds times, and
+print requests/s, p50/p99 (of the median round) and the ratio project/lean (the median of the
+rounds' ratios: the machine may be shared, and only back-to-back runs see the same load).
 
 Memory: the RSS of the web process after the whole load, and of a Dramatiq worker
 (`dramatiq workers --processes 1 --threads 8` on the same database and Redis) after it has
@@ -21,10 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
 import psutil
@@ -94,12 +97,14 @@ def rss_of(pid: int) -> list[tuple[str, float]]:
             for process in [parent, *parent.children(recursive=True)]]
 
 
-def worker_rss(env: dict[str, str], messages: int) -> list[tuple[str, float]]:
-    """Start a one-process worker, give it `messages` messages, read its processes' RSS."""
+def worker_rss(shop: Shop, env: dict[str, str], messages: int) -> list[tuple[str, float]]:
+    """Start a one-process worker of `shop`, give it `messages` messages, read its processes'
+    RSS."""
+    env = shop.environment(env)
     dramatiq_command = os.path.join(os.path.dirname(sys.executable), "dramatiq")
     worker = subprocess.Popen(  # noqa: S603 - fixed arguments
         [dramatiq_command, "workers", "--processes", "1", "--threads", "8"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=shop.code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         sender = (
@@ -107,7 +112,7 @@ def worker_rss(env: dict[str, str], messages: int) -> list[tuple[str, float]]:
             f"for order_id in range(1, {messages + 1}):\n"
             "    r.update_recommendations.send(order_id)\n"
         )
-        subprocess.run([sys.executable, "-c", sender], cwd=ROOT, env=env, check=True)  # noqa: S603
+        subprocess.run([sys.executable, "-c", sender], cwd=shop.code, env=env, check=True)  # noqa: S603
         time.sleep(10)  # boot, import, drain
         return rss_of(worker.pid)
     finally:
@@ -125,10 +130,12 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="measure the database a previous run left, without seeding")
     parser.add_argument("--worker-messages", type=int, default=300)
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the checkout whose web process is measured (default: this one)")
     args = parser.parse_args()
     wrk_command()
     env, started = start_services("shop_bench")
-    shop = Shop("project", ROOT, env["DATABASE_URL"], args.port)
+    shop = Shop("project", args.code.resolve(), env["DATABASE_URL"], args.port)
     lean_port = args.port + 2
     for port in (shop.port, lean_port):
         ensure_port_free(port)
@@ -144,17 +151,18 @@ def main() -> None:
         for difference in asyncio.run(compare_shapes(bases, paths)):
             print(f"  KEYS DIFFER: {difference}")
         print(
-            f"1 project web process (ACCESS_LOG={env.get('ACCESS_LOG', 'default')}, log to "
-            f"{log.name}) and the lean reference, pool {env.get('DB_POOL_MAX', '10')} each, "
+            f"1 web process of {shop.code} (ACCESS_LOG={env.get('ACCESS_LOG', 'default')}, "
+            f"log to {log.name}) and the lean reference, pool {env.get('DB_POOL_MAX', '10')} each, "
             f"{os.cpu_count()} CPUs; wrk -t1 -c{args.connections} -d{args.duration}s, "
-            f"{args.rounds} round(s), the project first, then lean, route by route"
+            f"{args.rounds} round(s) a route, project and lean back to back"
         )
         results: dict[str, dict[str, list[Outcome]]] = {}
         for route, route_paths in paths.items():
             if args.only and args.only not in route:
                 continue
-            for _round in range(args.rounds):
-                for label, port in (("project", shop.port), ("lean", lean_port)):
+            for round_number in range(args.rounds):
+                order = [("project", shop.port), ("lean", lean_port)]
+                for label, port in order[::-1] if round_number % 2 else order:
                     target = Shop(label, ROOT, env["DATABASE_URL"], port)
                     outcome = measure(target, route, route_paths, args.connections, args)
                     results.setdefault(route, {}).setdefault(label, []).append(outcome)
@@ -165,7 +173,11 @@ def main() -> None:
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for route, by_label in results.items():
             project, lean = (median(by_label[label]) for label in ("project", "lean"))
-            ratio = project.requests_per_second / lean.requests_per_second
+            # Each round's two runs were back to back: the ratio is the median of theirs.
+            ratio = statistics.median(
+                mine.requests_per_second / theirs.requests_per_second
+                for mine, theirs in zip(by_label["project"], by_label["lean"], strict=True)
+            )
             print(f"| {route} | {project.requests_per_second:.0f} | {project.p50} | "
                   f"{project.p99} | {lean.requests_per_second:.0f} | {lean.p50} | {lean.p99} | "
                   f"{ratio:.2f} |")
@@ -174,7 +186,7 @@ def main() -> None:
             print(f"  web    {name}: {megabytes:.0f} MB")
         stop_all(processes)
         processes.clear()
-        for name, megabytes in worker_rss(env, args.worker_messages):
+        for name, megabytes in worker_rss(shop, env, args.worker_messages):
             print(f"  worker {name}: {megabytes:.0f} MB")
     finally:
         stop_all(processes, started)
