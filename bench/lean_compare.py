@@ -11,6 +11,9 @@ Then, route by route, run wrk (catalog.py's scenarios and helpers) on the projec
 after on the lean server (the other way round every second round), --rounds times, and
 print requests/s, p50/p99 (of the median round) and the ratio project/lean (the median of the
 rounds' ratios: the machine may be shared, and only back-to-back runs see the same load).
+Beside it, the server's own CPU time per request served (user + system, psutil), which
+another load on the machine changes far less than it changes requests/s: lean/project of it
+is the throughput ratio a CPU-bound server would reach on an idle machine.
 
 Memory: the RSS of the web process after the whole load, and of a Dramatiq worker
 (`dramatiq workers --processes 1 --threads 8` on the same database and Redis) after it has
@@ -32,7 +35,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 from _support import ROOT, Shop, ensure_port_free, start_services, stop_all, wait_for_server
-from catalog import Outcome, measure, prepare, scenarios, wrk_command
+from catalog import Outcome, prepare, run_wrk, scenarios, wrk_command
 
 # The hot routes, by their catalog.py scenario names.
 ROUTES = {
@@ -157,20 +160,29 @@ def main() -> None:
             f"{args.rounds} round(s) a route, project and lean back to back"
         )
         results: dict[str, dict[str, list[Outcome]]] = {}
+        cpu: dict[str, dict[str, list[float]]] = {}
+        pids = {"project": shop.server.pid, "lean": processes[-1].pid}
         for route, route_paths in paths.items():
             if args.only and args.only not in route:
                 continue
             for round_number in range(args.rounds):
                 order = [("project", shop.port), ("lean", lean_port)]
                 for label, port in order[::-1] if round_number % 2 else order:
-                    target = Shop(label, ROOT, env["DATABASE_URL"], port)
-                    outcome = measure(target, route, route_paths, args.connections, args)
+                    base = f"http://127.0.0.1:{port}"
+                    run_wrk(base, route, route_paths, args.connections, 2)  # warm-up
+                    used = cpu_seconds(pids[label])
+                    outcome = run_wrk(base, route, route_paths, args.connections, args.duration)
+                    served = outcome.requests_per_second * args.duration
+                    per_request = (cpu_seconds(pids[label]) - used) / served * 1e6
                     results.setdefault(route, {}).setdefault(label, []).append(outcome)
+                    cpu.setdefault(route, {}).setdefault(label, []).append(per_request)
                     print(f"  {route:<16} {label:<8} {outcome.requests_per_second:>7.0f} req/s "
-                          f"p50 {outcome.p50:>8} p99 {outcome.p99:>8} errors: {outcome.errors}",
+                          f"p50 {outcome.p50:>8} p99 {outcome.p99:>8} "
+                          f"CPU {per_request:>6.0f} us/request errors: {outcome.errors}",
                           flush=True)
-        print("\n| route | project req/s | p50 | p99 | lean req/s | p50 | p99 | project/lean |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("\n| route | project req/s | p50 | p99 | lean req/s | p50 | p99 | project/lean "
+              "| server CPU a request, project / lean | lean/project |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for route, by_label in results.items():
             project, lean = (median(by_label[label]) for label in ("project", "lean"))
             # Each round's two runs were back to back: the ratio is the median of theirs.
@@ -178,9 +190,10 @@ def main() -> None:
                 mine.requests_per_second / theirs.requests_per_second
                 for mine, theirs in zip(by_label["project"], by_label["lean"], strict=True)
             )
+            mine, theirs = (statistics.median(cpu[route][label]) for label in ("project", "lean"))
             print(f"| {route} | {project.requests_per_second:.0f} | {project.p50} | "
                   f"{project.p99} | {lean.requests_per_second:.0f} | {lean.p50} | {lean.p99} | "
-                  f"{ratio:.2f} |")
+                  f"{ratio:.2f} | {mine:.0f} / {theirs:.0f} us | {theirs / mine:.2f} |")
         print("\nRSS after the load:")
         for name, megabytes in rss_of(shop.server.pid):
             print(f"  web    {name}: {megabytes:.0f} MB")
@@ -191,6 +204,12 @@ def main() -> None:
     finally:
         stop_all(processes, started)
         log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time a server has used so far (its children's too)."""
+    process = psutil.Process(pid)
+    return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(recursive=True)])
 
 
 def median(outcomes: list[Outcome]) -> Outcome:
