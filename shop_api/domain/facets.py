@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from shop_api.db import queries
+from shop_api.db import queries, session_changed
 from shop_api.domain.catalog import ProductFilters
 from shop_api.domain.limits import MAX_MONEY
 
@@ -52,6 +52,7 @@ async def product_facets(pool: asyncpg.Pool, filters: ProductFilters) -> dict[st
 async def _facet_group(pool: asyncpg.Pool, filters: ProductFilters, group: str) -> Any:
     async with pool.acquire() as conn:
         # Session settings, which the pool resets when the connection comes back.
+        session_changed(conn)
         await queries.plan_facets_with_their_values(conn)
         return await queries.product_facets(
             conn,
