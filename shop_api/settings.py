@@ -33,6 +33,20 @@ def _optional_bool(value: str) -> bool | None:
     return _bool(value) if value.strip() else None
 
 
+def _access_log(value: str) -> int:
+    """ACCESS_LOG: `on` (every request), `off`, or `sample:N` (one request in N, and every
+    error): the 1 in N of the requests whose line is written, 0 for none."""
+    text = value.strip().lower()
+    if text in {"on", ""}:
+        return 1
+    if text == "off":
+        return 0
+    kind, _, every = text.partition(":")
+    if kind == "sample" and every.isdigit() and int(every) >= 1:
+        return int(every)
+    raise SettingsError(f"ACCESS_LOG must be on, off or sample:N (N 1 or more), not {value!r}")
+
+
 def _networks(value: str) -> tuple[IPNetwork, ...]:
     try:
         return parse_networks(value)
@@ -92,6 +106,9 @@ class Settings:
     # After SIGTERM, requests in flight get this long to finish before they are cancelled.
     graceful_timeout: float = 30.0
     log_level: str = field(default="INFO", metadata={"parse": str.upper})
+    # The access log (one line a request): every request (1), one in N and every error (N), or
+    # none (0); read from `on`, `sample:N`, `off`.
+    access_log: int = field(default=1, metadata={"parse": _access_log})
     smtp_host: str = "localhost"
     smtp_port: int = 25
     smtp_user: str = ""

@@ -310,3 +310,21 @@ async def test_facets_are_documented(client):
     assert set(schema["required"]) == {"total", "total_exact", "categories", "price_ranges",
                                        "options", "availability"}
     assert "422" in operation["responses"]
+
+
+async def test_a_connection_is_back_to_its_defaults_after_the_facets(settings):
+    """The facets change their session's planner settings; the pool resets only such
+    sessions, so the next borrower of that connection plans with the defaults."""
+    from shop_api.db import create_pool
+    from shop_api.domain.catalog import ProductFilters
+    from shop_api.domain.facets import product_facets
+
+    pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        await product_facets(pool, ProductFilters())
+        for _ in range(2):
+            async with pool.acquire() as conn:
+                assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+                assert await conn.fetchval("SHOW max_parallel_workers_per_gather") == "2"
+    finally:
+        await pool.close()

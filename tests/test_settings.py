@@ -34,6 +34,7 @@ ENVIRON = {
     "WEB_CONCURRENCY": "17",
     "GRACEFUL_TIMEOUT": "7.5",
     "LOG_LEVEL": "debug",
+    "ACCESS_LOG": "sample:10",
     "SMTP_HOST": "mail.example.com",
     "SMTP_PORT": "2525",
     "SMTP_USER": "user",
@@ -76,7 +77,7 @@ def test_every_field_is_read_from_its_variable_by_its_type():
     assert read.trusted_proxies == (
         ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.1/32"),
     )
-    assert read.log_level == "DEBUG"
+    assert (read.log_level, read.access_log) == ("DEBUG", 10)
     assert (read.prices_include_tax, read.tax_shipping, read.store_country) == (True, False, "DE")
     default = Settings()
     for field in dataclasses.fields(Settings):
@@ -96,6 +97,15 @@ def test_unreadable_values_are_refused():
         Settings.from_env({"TRUSTED_PROXIES": "10.0.0.0/33"})
     with pytest.raises(ValueError):
         Settings.from_env({"PORT": "eighty"})
+    for spelling in ("sometimes", "sample:0", "sample:", "sample:x"):
+        with pytest.raises(SettingsError, match="ACCESS_LOG"):
+            Settings.from_env({"ACCESS_LOG": spelling})
+
+
+def test_the_access_log_reads_on_off_and_a_sample():
+    readings = {"on": 1, "OFF": 0, "sample:1": 1, " sample:50 ": 50}
+    for spelling, every in readings.items():
+        assert Settings.from_env({"ACCESS_LOG": spelling}).access_log == every
 
 
 @pytest.mark.parametrize("code", ["XX", "USA", "*", "", "ß"])

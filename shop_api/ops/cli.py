@@ -182,7 +182,7 @@ def _serve(settings: Settings, host: str, port: int, **options) -> None:
     import asyncpg
     from aiohttp import web
 
-    from shop_api.logs import AccessLogger
+    from shop_api.logs import access_log_options
     from shop_api.web.app import create_app
 
     try:
@@ -190,7 +190,7 @@ def _serve(settings: Settings, host: str, port: int, **options) -> None:
             create_app(settings),
             host=host,
             port=port,
-            access_log_class=AccessLogger,
+            **access_log_options(settings.access_log),
             loop=_new_event_loop(),
             # A client that hangs up stops its handler; transactions roll back on cancellation.
             handler_cancellation=True,

@@ -18,7 +18,7 @@ from shop_api.settings import Settings
 from shop_api.shutdown import close_pool, stop_broker, stop_task
 from shop_api.web import admin
 from shop_api.web.keys import db_pool_key, openapi_key, outbox_wake_key, redis_key, settings_key
-from shop_api.web.middleware import error_middleware, metrics_middleware, wake_relay_middleware
+from shop_api.web.middleware import api_middleware
 from shop_api.web.openapi import build_openapi
 from shop_api.web.routes import ROUTE_TABLES
 
@@ -90,10 +90,9 @@ async def _observe_pool_forever(app: web.Application) -> None:
 
 def create_app(settings: Settings) -> web.Application:
     # A parent's middlewares run around its sub-applications' too: every admin page gets its
-    # request id and wakes the relay after a write, as every API request does. The metrics
-    # middleware comes first, to see the status of the answer that error_middleware makes.
+    # request id and wakes the relay after a write, as every API request does.
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, wake_relay_middleware],
+        middlewares=[api_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[settings_key] = settings

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,8 @@ def endpoint(
         scope=scope,
     )
 
+    load_query = None if spec.query is None else _query_loader(spec.query)
+
     def decorate(handler: Handler) -> Handler:
         wants = set(inspect.signature(handler).parameters)
         if spec.idempotent and (spec.access is PUBLIC or "conn" not in wants):
@@ -110,8 +112,8 @@ def endpoint(
                     request, admin=spec.access is ADMIN, scope=spec.scope
                 )
             key = idempotency.key_from(request) if spec.idempotent else None
-            if spec.query is not None:
-                kwargs["query"] = spec.query.load(request.query)
+            if load_query is not None:
+                kwargs["query"] = load_query(request.query)
             if spec.body is not None:
                 kwargs["body"] = spec.body.load(await read_json_object(request))
             chosen = {k: v for k, v in kwargs.items() if k in wants}
@@ -139,6 +141,22 @@ def _instance(schema: type[Schema] | Schema | None) -> Schema | None:
     if schema is None or isinstance(schema, Schema):
         return schema
     return schema()
+
+
+def _query_loader(schema: Schema) -> Callable[[Mapping[str, str]], dict[str, Any]]:
+    """`schema.load` of a request's query. The empty query (a plain list, most requests) is
+    loaded once, on its first request, and answered as a copy of that: its defaults."""
+    empty: dict[str, Any] | None = None
+
+    def load(query: Mapping[str, str]) -> dict[str, Any]:
+        nonlocal empty
+        if query:
+            return schema.load(query)
+        if empty is None:
+            empty = schema.load(query)  # a required parameter refuses it, every time
+        return dict(empty)
+
+    return load
 
 
 def _operation(request: web.Request, ids: dict[str, int]) -> str:

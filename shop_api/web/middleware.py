@@ -7,9 +7,9 @@ What an exception means to a client is `error_ladder`'s to say; here it is only 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -29,17 +29,43 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 CLIENT_CLOSED = 499
 
 
+# The methods that write nothing, so wake no relay.
+_READS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
 @web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Outside the error middleware, so an error is counted with the status of its problem+json.
-    Labels are the route's template and a known method, never what the client wrote."""
+async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Around every request, in one middleware (one link of aiohttp's chain, not three): count
+    it, give it a request id, answer its errors as problem+json, and wake the relay after a
+    write.
+
+    The count sees the status of the problem+json an error becomes. Labels are the route's
+    template and a known method, never what the client wrote. After a successful write this
+    process's relay wakes, so its outbox rows go out at once instead of at the next poll.
+    """
     started = time.perf_counter()
     status = 500
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else new_request_id()
+    request_id_var.set(request_id)
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            if is_answer(exc):
+                raise
+            error = to_api_error(exc, request)
+            if error is None:
+                response = _internal_error(request_id)
+            else:
+                response = problem_response(error, request_id)
+        else:
+            response.headers[REQUEST_ID_HEADER] = request_id
+            if response.status < 400 and request.method not in _READS:
+                request.app[outbox_wake_key].set()
         status = response.status
         return response
-    except web.HTTPException as exc:  # an answer raised (a redirect), let through below us
+    except web.HTTPException as exc:  # an answer raised (a redirect), let through
         status = exc.status
         raise
     except asyncio.CancelledError:
@@ -53,6 +79,11 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         record_request(route, method, status, time.perf_counter() - started)
 
 
+def new_request_id() -> str:
+    """32 random hex digits, as uuid4().hex spells them, for a fifth of its cost."""
+    return os.urandom(16).hex()
+
+
 def problem_response(error: ApiError, request_id: str) -> web.Response:
     headers = {REQUEST_ID_HEADER: request_id, **error.headers}
     return json_response(
@@ -61,24 +92,6 @@ def problem_response(error: ApiError, request_id: str) -> web.Response:
         headers=headers,
         content_type=PROBLEM_CONTENT_TYPE,
     )
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    request_id_var.set(request_id)
-    try:
-        response = await handler(request)
-    except Exception as exc:
-        if is_answer(exc):
-            raise
-        error = to_api_error(exc, request)
-        if error is None:
-            return _internal_error(request_id)
-        return problem_response(error, request_id)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
 
 
 def _internal_error(request_id: str) -> web.Response:
@@ -95,13 +108,3 @@ def _internal_error(request_id: str) -> web.Response:
         headers={REQUEST_ID_HEADER: request_id},
         content_type=PROBLEM_CONTENT_TYPE,
     )
-
-
-@web.middleware
-async def wake_relay_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """After a successful write, wake this process's relay: its outbox rows go out at once
-    instead of at the next poll. Setting an event costs nothing when nothing was written."""
-    response = await handler(request)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and response.status < 400:
-        request.app[outbox_wake_key].set()
-    return response

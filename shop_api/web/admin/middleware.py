@@ -1,7 +1,7 @@
 """The admin pages' errors as HTML pages instead of problem+json, and the headers a browser UI
 needs.
 
-The admin application's own middleware: the main app's `error_middleware` still runs around it
+The admin application's own middleware: the main app's `api_middleware` still runs around it
 (every response gets its request id) but, with this one answering every error first, never
 renders an admin page's error as problem+json.
 """

@@ -197,7 +197,7 @@ async def list_webhook_deliveries(
 async def redeliver_webhook_delivery(
     request: web.Request, delivery_id: int, conn: asyncpg.Connection
 ) -> web.Response:
-    # One statement, committed when it returns; wake_relay_middleware then wakes this
+    # One statement, committed when it returns; api_middleware then wakes this
     # process's relay, which sends the delivery at once rather than at its next poll.
     row = await webhook_admin.redeliver(conn, delivery_id)
     return json_response(delivery_out(row), status=202)
