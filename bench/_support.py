@@ -4,6 +4,7 @@ waiting for a server and stopping what a bench started."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -33,6 +34,22 @@ def describe(label: str, samples: list[float]) -> str:
         f"p99={percentile(samples, 0.99) * 1000:.1f}ms max={max(samples) * 1000:.1f}ms "
         f"mean={statistics.mean(samples) * 1000:.1f}ms"
     )
+
+
+def record(path: str | None, key: str, figures: dict) -> None:
+    """Add `figures` under `key` to the JSON file at `path`, when a path is given: the figures
+    bench/report.py puts in its table (each bench also prints them as it goes)."""
+    if path is None:
+        return
+    file = Path(path)
+    data = json.loads(file.read_text()) if file.exists() and file.stat().st_size else {}
+    data[key] = figures
+    file.write_text(json.dumps(data, indent=2))
+
+
+def database_named(database_url: str, name: str) -> str:
+    """The URL of the database `name` on the server of `database_url`."""
+    return urlunsplit(urlsplit(database_url)._replace(path="/" + name))
 
 
 def start_services(name: str) -> tuple[dict[str, str], list]:

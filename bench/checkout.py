@@ -50,6 +50,7 @@ from _support import (
     empty_bench_database,
     ensure_port_free,
     percentile,
+    record,
     start,
     stop_all,
 )
@@ -345,6 +346,14 @@ async def measure(
             orders = await conn.fetchval("SELECT count(*) FROM orders")
             assert used == discounted == orders, (used, discounted, orders)
             checked += f", {used} uses = {discounted} discounted orders"
+        record(args.json, f"checkout {label} ({shop.label})", {
+            "clients": args.concurrency, "processes": int(os.environ.get("WEB_CONCURRENCY", "1")),
+            "per_second": statuses.get(201, 0) / wall,
+            "p50_ms": percentile(latencies, 0.5) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+            "server_errors": sum(n for status, n in statuses.items() if status >= 500),
+            "oversold": 0,  # verify() refuses any
+        })
         return describe(f"{shop.label} {label}", latencies, statuses, wall) + "\n" + checked
     finally:
         await conn.close()
@@ -365,6 +374,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path,
                         help="a checkout (git worktree) of the code to compare with")
     parser.add_argument("--trace", action="store_true", help="print the checkout's statements")
+    parser.add_argument("--json", help="also write each scenario's figures to this file")
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)

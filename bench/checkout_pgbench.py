@@ -57,7 +57,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from _support import ROOT, Shop, empty_bench_database, ensure_port_free, start, stop_all
+from _support import ROOT, Shop, empty_bench_database, ensure_port_free, record, start, stop_all
 from checkout import (
     COUPON,
     SECRET_KEY,
@@ -295,6 +295,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=20, help="the server's DB_POOL_MAX")
     parser.add_argument("--port", type=int, default=8093)
     parser.add_argument("--show-script", action="store_true", help="print the pgbench script")
+    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     buyers = args.buyers - args.buyers % args.concurrency
 
@@ -344,6 +345,10 @@ def main() -> None:
         f"(latency average {latency.group(1) if latency else '?'}), "
         f"ratio {project / tps:.2f}"
     )
+    record(args.json, "checkout against pgbench", {
+        "clients": args.concurrency, "checkouts_per_second": project, "pgbench_tps": tps,
+        "ratio": project / tps, "statements": len(logged), "in_transaction": in_transaction,
+    })
 
 
 async def _prepared(database_url: str, buyers: int) -> list[int]:

@@ -34,7 +34,15 @@ from pathlib import Path
 
 import aiohttp
 import psutil
-from _support import ROOT, Shop, ensure_port_free, start_services, stop_all, wait_for_server
+from _support import (
+    ROOT,
+    Shop,
+    ensure_port_free,
+    record,
+    start_services,
+    stop_all,
+    wait_for_server,
+)
 from catalog import Outcome, prepare, run_wrk, scenarios, wrk_command
 
 # The hot routes, by their catalog.py scenario names.
@@ -134,6 +142,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="measure the database a previous run left, without seeding")
     parser.add_argument("--worker-messages", type=int, default=300)
+    parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="the checkout whose web process is measured (default: this one)")
     args = parser.parse_args()
@@ -195,13 +204,24 @@ def main() -> None:
             print(f"| {route} | {project.requests_per_second:.0f} | {project.p50} | "
                   f"{project.p99} | {lean.requests_per_second:.0f} | {lean.p50} | {lean.p99} | "
                   f"{ratio:.2f} | {mine:.0f} / {theirs:.0f} us | {theirs / mine:.2f} |")
+            record(args.json, f"lean {route}", {
+                "project": {"per_second": project.requests_per_second, "p50": project.p50,
+                            "p99": project.p99, "cpu_us": mine},
+                "lean": {"per_second": lean.requests_per_second, "p50": lean.p50,
+                         "p99": lean.p99, "cpu_us": theirs},
+                "ratio": ratio,
+            })
         print("\nRSS after the load:")
-        for name, megabytes in rss_of(shop.server.pid):
+        web = rss_of(shop.server.pid)
+        for name, megabytes in web:
             print(f"  web    {name}: {megabytes:.0f} MB")
         stop_all(processes)
         processes.clear()
-        for name, megabytes in worker_rss(shop, env, args.worker_messages):
+        worker = worker_rss(shop, env, args.worker_messages)
+        for name, megabytes in worker:
             print(f"  worker {name}: {megabytes:.0f} MB")
+        record(args.json, "rss", {"web_mb": max(mb for _, mb in web),
+                                  "worker_mb": max(mb for _, mb in worker)})
     finally:
         stop_all(processes, started)
         log.close()

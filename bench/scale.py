@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import re
 import subprocess
@@ -26,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from _support import ROOT, Shop, ensure_port_free, start, start_services, stop_all
+from _support import ROOT, Shop, ensure_port_free, record, start, start_services, stop_all
 from catalog import CATEGORIES, OPTION_FILTERS, SEARCHES, lua_script, prepare, wrk_command
 
 BROAD_SEARCH = "walnut"
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--only", help="run only the scenarios whose name contains this")
     parser.add_argument("--reuse", action="store_true",
                         help="measure the databases a previous run seeded, without seeding")
+    parser.add_argument("--json", help="also write each scenario's figures to this file")
     args = parser.parse_args()
     wrk_command()
     env, started = start_services("shop_bench_s1m")
@@ -181,6 +183,11 @@ def main() -> None:
                       f"   p50 {figures.p50_ms:7.1f} ms   p95 {figures.p95_ms:7.1f} ms"
                       f"   p99 {figures.p99_ms:7.1f} ms   errors: {figures.errors}", flush=True)
             print(f"    p95 ratio: {at_large.p95_ms / at_small.p95_ms:.2f}", flush=True)
+            record(args.json, f"scale {name}", {
+                "connections": connections, "small": args.small, "large": args.large,
+                "at_small": dataclasses.asdict(at_small), "at_large": dataclasses.asdict(at_large),
+                "p95_ratio": at_large.p95_ms / at_small.p95_ms,
+            })
         print("\n" + table(rows, args.small, args.large))
     finally:
         stop_all(processes, started)
