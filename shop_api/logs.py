@@ -84,8 +84,13 @@ class BatchingHandler(logging.handlers.MemoryHandler):
             except Exception:
                 target.handleError(record)
         with target.lock:
-            target.stream.write("".join(lines))
-            target.flush()
+            try:
+                target.stream.write("".join(lines))
+                target.flush()
+            except Exception:
+                # As StreamHandler.emit does: a log that cannot be written (stderr closed, a
+                # broken pipe) is reported once on stderr, never raised into the request.
+                target.handleError(records[-1])
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -9,7 +9,13 @@ import logging
 import pytest
 from aiohttp.test_utils import TestServer
 
-from shop_api.logs import ACCESS_LOGGER, FLUSH_SECONDS, access_log_options, setup_logging
+from shop_api.logs import (
+    ACCESS_LOGGER,
+    FLUSH_SECONDS,
+    BatchingHandler,
+    access_log_options,
+    setup_logging,
+)
 from shop_api.web.app import create_app
 
 
@@ -65,3 +71,20 @@ async def test_off_writes_no_line(aiohttp_client, settings, log_stream):
     client = await serve(aiohttp_client, settings, 0)
     assert (await client.get("/api/health")).status == 200
     assert await written(log_stream) == []
+
+
+def test_an_access_line_that_cannot_be_written_fails_no_request():
+    """stderr closed under the server (as pytest closes a finished test's capture): the batch
+    is reported as a logging error, and the request that logged it goes on."""
+    stream = io.StringIO()
+    target = logging.StreamHandler(stream)
+    handler = BatchingHandler(target)
+    stream.close()
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, "GET / 200", (), None)
+    saved, logging.raiseExceptions = logging.raiseExceptions, False
+    try:
+        handler.handle(record)
+        handler.flush()  # would raise ValueError: I/O operation on closed file
+    finally:
+        logging.raiseExceptions = saved
+    assert handler.buffer == []
