@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 # Domain arithmetic the project runs too (filters to parameters, price bands), not web code.
 from shop_api.domain.catalog import ProductFilters  # noqa: E402
 from shop_api.domain.facets import PRICE_GRID, _options, price_bands  # noqa: E402
+from shop_api.domain.limits import TOTAL_CAP, capped_total  # noqa: E402
 
 queries = aiosql.from_path(ROOT / "sql", "asyncpg", kwargs_only=True, mandatory_parameters=False)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -91,10 +92,10 @@ async def list_products(request: web.Request) -> web.Response:
                 **chosen.parameters(), "sort": chosen.effective_sort(), "limit": per_page,
                 "offset": (page - 1) * per_page}),
         )
-    total = rows[0]["total"] if rows else 0
+    total, exact = capped_total(rows[0]["total"] if rows else 0)
     return respond({
         "items": [product(row) for row in rows if row["id"] is not None],
-        "page": page, "per_page": per_page, "total": total,
+        "page": page, "per_page": per_page, "total": total, "total_exact": exact,
         "pages": (total + per_page - 1) // per_page,
     })
 
@@ -122,7 +123,7 @@ async def get_product(request: web.Request) -> web.Response:
 
 
 async def _facet_group(pool: asyncpg.Pool, parameters: dict, group: str) -> asyncpg.Record:
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
         await conn.execute(queries.plan_facets_with_their_values.sql)
         return await conn.fetchrow(
             queries.product_facets.sql,
@@ -137,12 +138,17 @@ async def product_facets(request: web.Request) -> web.Response:
     counts, options = await asyncio.gather(
         _facet_group(pool, parameters, "counts"), _facet_group(pool, parameters, "options")
     )
+    total, exact = capped_total(counts["total"])
     return respond({
-        "total": counts["total"],
-        "categories": counts["categories"],
-        "price_ranges": price_bands([(cell, count) for cell, count in counts["price_cells"]]),
-        "options": _options(options["options"]),
-        "availability": {"in_stock": counts["in_stock"], "out_of_stock": counts["out_of_stock"]},
+        "total": total,
+        "total_exact": exact,
+        "categories": [{**c, "count": min(c["count"], TOTAL_CAP)} for c in counts["categories"]],
+        "price_ranges": [{**band, "count": min(band["count"], TOTAL_CAP)} for band in
+                         price_bands([(cell, count) for cell, count in counts["price_cells"]])],
+        "options": _options([[name, value, min(count, TOTAL_CAP)]
+                             for name, value, count in options["options"]]),
+        "availability": {"in_stock": min(counts["in_stock"], TOTAL_CAP),
+                         "out_of_stock": min(counts["out_of_stock"], TOTAL_CAP)},
     })
 
 
