@@ -8,6 +8,7 @@ concurrent requests and commit real transactions.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,18 @@ def settings(services: Services) -> Settings:
         # Tests that need messages to flow run the relay themselves (tests/test_workers.py).
         relay_in_web=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """A command run in-process (`main(["serve", ...])`) calls setup_logging, whose handlers
+    write to that test's captured stderr, closed once it ends: later tests would log into a
+    closed stream. Put the loggers back as they were."""
+    root, access = logging.getLogger(), logging.getLogger("aiohttp.access")
+    saved = root.handlers[:], root.level, access.handlers[:], access.propagate
+    yield
+    root.handlers[:], level, access.handlers[:], access.propagate = saved
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
