@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 
 # Domain arithmetic the project runs too (filters to parameters, price bands), not web code.
 from shop_api.domain.catalog import ProductFilters  # noqa: E402
-from shop_api.domain.facets import PRICE_GRID, _options, price_bands  # noqa: E402
-from shop_api.domain.limits import TOTAL_CAP, capped_total  # noqa: E402
+from shop_api.domain.facets import PRICE_GRID, facets_body  # noqa: E402
+from shop_api.domain.limits import capped_total  # noqa: E402
 
 queries = aiosql.from_path(ROOT / "sql", "asyncpg", kwargs_only=True, mandatory_parameters=False)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -138,18 +138,7 @@ async def product_facets(request: web.Request) -> web.Response:
     counts, options = await asyncio.gather(
         _facet_group(pool, parameters, "counts"), _facet_group(pool, parameters, "options")
     )
-    total, exact = capped_total(counts["total"])
-    return respond({
-        "total": total,
-        "total_exact": exact,
-        "categories": [{**c, "count": min(c["count"], TOTAL_CAP)} for c in counts["categories"]],
-        "price_ranges": [{**band, "count": min(band["count"], TOTAL_CAP)} for band in
-                         price_bands([(cell, count) for cell, count in counts["price_cells"]])],
-        "options": _options([[name, value, min(count, TOTAL_CAP)]
-                             for name, value, count in options["options"]]),
-        "availability": {"in_stock": min(counts["in_stock"], TOTAL_CAP),
-                         "out_of_stock": min(counts["out_of_stock"], TOTAL_CAP)},
-    })
+    return respond(facets_body(counts, options))
 
 
 async def health(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from bisect import bisect_left
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,11 @@ async def product_facets(pool: asyncpg.Pool, filters: ProductFilters) -> dict[st
     counts, options = await asyncio.gather(
         _facet_group(pool, filters, "counts"), _facet_group(pool, filters, "options")
     )
+    return facets_body(counts, options)
+
+
+def facets_body(counts: Mapping[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer, from the rows of product_facets' two groups ("counts" and "options")."""
     total, exact = capped_total(counts["total"])
     bands = price_bands([(cell, count) for cell, count in counts["price_cells"]])
     return {
